@@ -1,0 +1,11 @@
+"""The ``djcfg_env`` Django app: add it to INSTALLED_APPS for checks and migrate_all."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class DjcfgEnvConfig(AppConfig):
+    name = "djcfg_env"
+    verbose_name = "djcfg-env"
+    default_auto_field = "django.db.models.AutoField"

@@ -1,0 +1,115 @@
+"""``Settings``: the resolved configuration, frozen, safe to print."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+__all__ = ["Settings", "ROUTER"]
+
+#: The router the settings put in ``DATABASE_ROUTERS``.
+ROUTER = "djcfg_env.router.AppDatabaseRouter"
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return MappingProxyType({key: _freeze(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return tuple(_freeze(item) for item in value)
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _thaw(item) for key, item in value.items()}
+    if isinstance(value, tuple):
+        return [_thaw(item) for item in value]
+    return copy.copy(value)
+
+
+@dataclass(frozen=True, repr=False)
+class Settings:
+    """Everything :func:`djcfg_env.load` resolved from the environment.
+
+    Immutable: the upper-case properties return fresh copies in the shapes
+    Django expects, so a caller may change what it gets without changing this.
+    """
+
+    #: alias -> Django connection settings (``default`` first).
+    databases: Mapping[str, Mapping[str, Any]]
+    #: app label -> alias.
+    routes: Mapping[str, str]
+    #: aliases marked ``read_only=true``.
+    read_only_aliases: frozenset[str]
+    secret_key: str
+    debug: bool
+    allowed_hosts: tuple[str, ...]
+    #: alias -> the variable that defined it.
+    sources: Mapping[str, str]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "databases", _freeze(self.databases))
+        object.__setattr__(self, "routes", MappingProxyType(dict(self.routes)))
+        object.__setattr__(self, "sources", MappingProxyType(dict(self.sources)))
+
+    # -- the names settings.py uses ---------------------------------------
+    @property
+    def DATABASES(self) -> dict[str, dict[str, Any]]:  # noqa: N802
+        return _thaw(self.databases)  # type: ignore[no-any-return]
+
+    @property
+    def DATABASE_ROUTERS(self) -> list[str]:  # noqa: N802
+        return [ROUTER]
+
+    @property
+    def DATABASE_ROUTING_RULES(self) -> dict[str, str]:  # noqa: N802
+        return dict(self.routes)
+
+    @property
+    def READ_ONLY_DATABASES(self) -> frozenset[str]:  # noqa: N802
+        return self.read_only_aliases
+
+    @property
+    def SECRET_KEY(self) -> str:  # noqa: N802
+        return self.secret_key
+
+    @property
+    def DEBUG(self) -> bool:  # noqa: N802
+        return self.debug
+
+    @property
+    def ALLOWED_HOSTS(self) -> list[str]:  # noqa: N802
+        return list(self.allowed_hosts)
+
+    #: The upper-case names :meth:`as_django_settings` returns.
+    SETTING_NAMES = (
+        "DATABASES",
+        "DATABASE_ROUTERS",
+        "DATABASE_ROUTING_RULES",
+        "READ_ONLY_DATABASES",
+        "SECRET_KEY",
+        "DEBUG",
+        "ALLOWED_HOSTS",
+    )
+
+    def as_django_settings(self) -> dict[str, Any]:
+        """The settings as a dict of Django setting names, ready for ``globals().update``."""
+        return {name: getattr(self, name) for name in self.SETTING_NAMES}
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        return tuple(self.databases)
+
+    def alias_for(self, app_label: str) -> str:
+        """The alias an app's models live on (``default`` when not routed)."""
+        return self.routes.get(app_label, "default")
+
+    def __repr__(self) -> str:
+        routes = ", ".join(f"{app}->{alias}" for app, alias in self.routes.items())
+        return (
+            f"<Settings aliases=[{', '.join(self.databases)}] routes=[{routes}] "
+            f"read_only=[{', '.join(sorted(self.read_only_aliases))}] debug={self.debug}>"
+        )

@@ -1,0 +1,24 @@
+"""The module ``settings.py`` imports: ``from djcfg_env.settings import *``.
+
+Importing it runs :func:`djcfg_env.load` on ``os.environ`` once and publishes the
+upper-case Django settings below. A bad environment raises
+:class:`djcfg_env.ConfigError` here, listing every problem.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from djcfg_env import load as _load
+
+_settings = _load()
+
+DATABASES: dict[str, dict[str, Any]] = _settings.DATABASES
+DATABASE_ROUTERS: list[str] = _settings.DATABASE_ROUTERS
+DATABASE_ROUTING_RULES: dict[str, str] = _settings.DATABASE_ROUTING_RULES
+READ_ONLY_DATABASES: frozenset[str] = _settings.READ_ONLY_DATABASES
+SECRET_KEY: str = _settings.SECRET_KEY
+DEBUG: bool = _settings.DEBUG
+ALLOWED_HOSTS: list[str] = _settings.ALLOWED_HOSTS
+
+__all__ = list(_settings.SETTING_NAMES)
