@@ -1,4 +1,4 @@
-"""The ``djcfg_env`` Django app: add it to INSTALLED_APPS for checks and migrate_all."""
+"""The ``djcfg_env`` Django app: add it to INSTALLED_APPS for checks, relations and migrate_all."""
 
 from __future__ import annotations
 
@@ -9,3 +9,9 @@ class DjcfgEnvConfig(AppConfig):
     name = "djcfg_env"
     verbose_name = "djcfg-env"
     default_auto_field = "django.db.models.AutoField"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401 - registers the system checks
+        from .relations import install
+
+        install()
