@@ -4,41 +4,54 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["Settings", "ROUTER"]
+__all__ = ["Settings", "ROUTER", "freeze", "thaw"]
 
 #: The router the settings put in ``DATABASE_ROUTERS``.
 ROUTER = "djcfg_env.router.AppDatabaseRouter"
 
 
-def _freeze(value: Any) -> Any:
+def freeze(value: Any) -> Any:
+    """A deep, read-only copy: dicts become mappingproxies, lists tuples."""
+    if isinstance(value, MappingProxyType):  # already frozen (the loader's cached configs)
+        return value
     if isinstance(value, Mapping):
-        return MappingProxyType({key: _freeze(item) for key, item in value.items()})
+        return MappingProxyType({key: freeze(item) for key, item in value.items()})
     if isinstance(value, list):
-        return tuple(_freeze(item) for item in value)
+        return tuple(freeze(item) for item in value)
     return value
 
 
-def _thaw(value: Any) -> Any:
+def thaw(value: Any) -> Any:
+    """A deep, mutable copy in the shapes Django expects (dicts and lists)."""
     if isinstance(value, Mapping):
-        return {key: _thaw(item) for key, item in value.items()}
+        return {key: thaw(item) for key, item in value.items()}
     if isinstance(value, tuple):
-        return [_thaw(item) for item in value]
+        return [thaw(item) for item in value]
     return copy.copy(value)
 
 
-@dataclass(frozen=True, repr=False)
 class Settings:
     """Everything :func:`djcfg_env.load` resolved from the environment.
 
     Immutable: the upper-case properties return fresh copies in the shapes
     Django expects, so a caller may change what it gets without changing this.
+    ``repr()`` shows aliases and routes, never a password or the secret key.
     """
 
-    #: alias -> Django connection settings (``default`` first).
+    __slots__ = (
+        "databases",
+        "routes",
+        "read_only_aliases",
+        "secret_key",
+        "debug",
+        "allowed_hosts",
+        "sources",
+    )
+
+    #: alias -> Django connection settings (``default`` first), read-only.
     databases: Mapping[str, Mapping[str, Any]]
     #: app label -> alias.
     routes: Mapping[str, str]
@@ -50,15 +63,43 @@ class Settings:
     #: alias -> the variable that defined it.
     sources: Mapping[str, str]
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "databases", _freeze(self.databases))
-        object.__setattr__(self, "routes", MappingProxyType(dict(self.routes)))
-        object.__setattr__(self, "sources", MappingProxyType(dict(self.sources)))
+    def __init__(
+        self,
+        *,
+        databases: Mapping[str, Mapping[str, Any]],
+        routes: Mapping[str, str],
+        read_only_aliases: frozenset[str],
+        secret_key: str,
+        debug: bool,
+        allowed_hosts: tuple[str, ...],
+        sources: Mapping[str, str],
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "databases", freeze(databases))
+        set_(self, "routes", MappingProxyType(dict(routes)))
+        set_(self, "read_only_aliases", frozenset(read_only_aliases))
+        set_(self, "secret_key", secret_key)
+        set_(self, "debug", debug)
+        set_(self, "allowed_hosts", tuple(allowed_hosts))
+        set_(self, "sources", MappingProxyType(dict(sources)))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Settings is immutable: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Settings is immutable: cannot delete {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Settings):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
 
     # -- the names settings.py uses ---------------------------------------
     @property
     def DATABASES(self) -> dict[str, dict[str, Any]]:  # noqa: N802
-        return _thaw(self.databases)  # type: ignore[no-any-return]
+        return thaw(self.databases)  # type: ignore[no-any-return]
 
     @property
     def DATABASE_ROUTERS(self) -> list[str]:  # noqa: N802

@@ -7,31 +7,27 @@ reserved parameters and the basics through environs/marshmallow -> Settings.
 
 from __future__ import annotations
 
-import copy
-import functools
-import importlib.util
 import os
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-import django
 import marshmallow as ma
 from environs import Env, EnvValidationError
 
 from .config import Settings
 from .errors import ConfigError
 from .grammar import DEFAULT_URL_VARIABLE, URL_PREFIX, discover
-from .schema import AliasName, ConnectionParameters, HostList, StrictBoolean
-from .urls import UrlError, interpolate, is_postgresql, parse_url
+from .schema import AliasName, DatabaseUrl, HostList, StrictBoolean
+from .urls import UrlError, interpolate
 
 __all__ = ["load", "DEBUG_SECRET_KEY"]
 
 #: Used only when DEBUG is true and SECRET_KEY is not set.
 DEBUG_SECRET_KEY = "django-insecure-djcfg-env-debug-only-never-in-production"
 
-_PARAMETERS = ConnectionParameters()
-_SUPPORTS_POOL = django.VERSION >= (5, 1)
+_DATABASE_URL = DatabaseUrl()
+_ALIAS_NAME = AliasName()
 
 
 class _MappingEnv(Env):
@@ -55,32 +51,34 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         environ = os.environ
     found = discover(environ)
     problems: dict[str, list[str]] = defaultdict(list, found.problems)
-    env = _MappingEnv(environ)
-    env.add_parser("database_url", functools.partial(_database_url, environ))
-    env.add_parser_from_field("strict_bool", StrictBoolean)
-    env.add_parser_from_field("host_list", HostList)
-    env.add_parser_from_field("alias_name", AliasName)
 
     if DEFAULT_URL_VARIABLE not in environ:
         problems[DEFAULT_URL_VARIABLE].append(
             "is not set; set it to the URL of the default database, e.g. "
             "postgres://user:password@host:5432/name or sqlite:///db.sqlite3."
         )
-    databases: dict[str, dict[str, Any]] = {}
+    databases: dict[str, Mapping[str, Any]] = {}
     read_only: set[str] = set()
     for alias, variable in found.alias_variables.items():
-        parsed = env.database_url(variable)
-        if parsed is not None:
-            config, is_read_only = parsed
-            databases[alias] = config
-            if is_read_only:
-                read_only.add(alias)
+        try:
+            config, is_read_only = _DATABASE_URL.deserialize(interpolate(environ[variable], environ))
+        except UrlError as error:
+            problems[variable].append(str(error))
+            continue
+        except ma.ValidationError as error:
+            problems[variable].extend(_messages(error))
+            continue
+        databases[alias] = config
+        if is_read_only:
+            read_only.add(alias)
 
     routes: dict[str, str] = {}
     defined = sorted(found.alias_variables)
     for label, variable in found.route_variables.items():
-        alias = env.alias_name(variable)
-        if alias is None:
+        try:
+            alias = _ALIAS_NAME.deserialize(environ[variable])
+        except ma.ValidationError as error:
+            problems[variable].extend(_messages(error))
             continue
         if alias not in found.alias_variables:
             problems[variable].append(
@@ -91,6 +89,9 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
             continue
         routes[label] = alias
 
+    env = _MappingEnv(environ)
+    env.add_parser_from_field("strict_bool", StrictBoolean)
+    env.add_parser_from_field("host_list", HostList)
     debug = env.strict_bool("DEBUG", False)
     secret_key = env.str("SECRET_KEY", None)
     if secret_key is not None and not secret_key.strip():
@@ -124,76 +125,6 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
     )
 
 
-def _database_url(environ: Mapping[str, str], value: str) -> tuple[dict[str, Any], bool]:
-    """environs parser for one ``DATABASE_URL*`` value; messages name no value."""
-    try:
-        url = interpolate(value, environ)
-        config, reserved = _parse_cached(url)
-    except UrlError as error:
-        raise ma.ValidationError(str(error)) from None
-    config = copy.deepcopy(config)
-    return config, _apply_parameters(config, reserved)
-
-
-@functools.lru_cache(maxsize=512)
-def _parse_cached(url: str) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    return parse_url(url)
-
-
-def _apply_parameters(config: dict[str, Any], reserved: Mapping[str, list[str]]) -> bool:
-    """Validate the reserved query parameters and apply them to ``config``.
-
-    Returns whether the alias is read-only. Raises ValidationError with one
-    message per bad parameter, each naming the parameter.
-    """
-    config.update(
-        CONN_MAX_AGE=0,
-        CONN_HEALTH_CHECKS=False,
-        ATOMIC_REQUESTS=False,
-        DISABLE_SERVER_SIDE_CURSORS=False,
-    )
-    if not reserved:
-        return False
-    messages = [
-        f"parameter {name} is given {len(values)} times; give it once."
-        for name, values in reserved.items()
-        if len(values) > 1
-    ]
-    try:
-        params = _PARAMETERS.load({name: values[-1] for name, values in reserved.items()})
-    except ma.ValidationError as error:
-        for name, field_messages in error.messages.items():  # type: ignore[union-attr]
-            messages.extend(f"parameter {name} {message}" for message in field_messages)
-        params = {}
-    options = config["OPTIONS"]
-    if params.get("pool"):
-        if not _SUPPORTS_POOL:
-            messages.append(
-                f"parameter pool needs Django 5.1 or later (this is Django "
-                f"{django.get_version()}); upgrade Django or remove pool."
-            )
-        elif not is_postgresql(config):
-            messages.append("parameter pool works only with PostgreSQL; remove it.")
-        elif importlib.util.find_spec("psycopg_pool") is None:
-            messages.append(
-                "parameter pool needs the psycopg_pool package; "
-                "pip install 'djcfg-env[postgres]'."
-            )
-        elif params.get("conn_max_age", 0) != 0:
-            messages.append(
-                "parameter pool cannot be combined with conn_max_age (persistent "
-                "connections); remove conn_max_age or pool."
-            )
-    if messages:
-        raise ma.ValidationError(messages)
-    for name in ("conn_max_age", "conn_health_checks", "atomic_requests", "disable_server_side_cursors"):
-        if name in params:
-            config[name.upper()] = params[name]
-    if params.get("pool"):
-        options["pool"] = True
-    read_only = bool(params.get("read_only"))
-    if read_only and is_postgresql(config):
-        flag = "-c default_transaction_read_only=on"
-        existing = options.get("options")
-        options["options"] = f"{existing} {flag}" if existing else flag
-    return read_only
+def _messages(error: ma.ValidationError) -> list[str]:
+    messages = error.messages
+    return list(messages) if isinstance(messages, list) else [str(messages)]

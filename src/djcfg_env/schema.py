@@ -5,16 +5,23 @@ Error messages say what is expected and never echo the value.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Mapping
 from typing import Any
 
+import django
 import marshmallow as ma
+
+from .config import freeze
+from .urls import UrlError, is_postgresql, parse_url
 
 __all__ = [
     "StrictBoolean",
     "ConnMaxAge",
     "HostList",
     "AliasName",
+    "DatabaseUrl",
     "ConnectionParameters",
 ]
 
@@ -26,7 +33,7 @@ class StrictBoolean(ma.fields.Field):
     """``true``/``false``/``1``/``0``/``yes``/``no`` (any case), nothing else."""
 
     default_error_messages = {
-        "invalid": "must be one of true, false, 1, 0, yes, no.",
+        "invalid": "is not a boolean; write one of true, false, 1, 0, yes, no.",
     }
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
@@ -45,8 +52,8 @@ class ConnMaxAge(ma.fields.Field):
     """Seconds to keep a connection open: a whole number >= 0, or ``none``."""
 
     default_error_messages = {
-        "invalid": "must be a whole number of seconds (0 closes connections after each "
-        "request) or 'none' for persistent connections.",
+        "invalid": "is not a number of seconds; write a whole number >= 0 (0 closes the "
+        "connection after each request) or none for persistent connections.",
     }
 
     def _deserialize(
@@ -66,10 +73,11 @@ _HOST = re.compile(r"(\*|\.?[A-Za-z0-9_\-.]+|\[[0-9A-Fa-f:.]+\])(:\d+)?\Z")
 class HostList(ma.fields.Field):
     """A comma-separated list of host names, as Django's ALLOWED_HOSTS."""
 
+    # Entries are named by position, never quoted: messages carry no values.
     default_error_messages = {
-        "url": "lists {host!r}, which looks like a URL; list host names only, "
+        "url": "entry {position} looks like a URL; list host names only, "
         "e.g. example.com,.example.org.",
-        "invalid": "lists {host!r}, which is not a host name; list host names "
+        "invalid": "entry {position} is not a host name; list host names "
         "separated by commas, e.g. example.com,.example.org (or * for any).",
     }
 
@@ -78,11 +86,11 @@ class HostList(ma.fields.Field):
     ) -> list[str]:
         hosts = [part.strip() for part in str(value).split(",")]
         hosts = [host for host in hosts if host]
-        for host in hosts:
+        for position, host in enumerate(hosts, start=1):
             if "://" in host or "/" in host:
-                raise self.make_error("url", host=host)
+                raise self.make_error("url", position=position)
             if not _HOST.match(host):
-                raise self.make_error("invalid", host=host)
+                raise self.make_error("invalid", position=position)
         return hosts
 
 
@@ -114,3 +122,95 @@ class ConnectionParameters(ma.Schema):
     disable_server_side_cursors = StrictBoolean()
     pool = StrictBoolean()
     read_only = StrictBoolean()
+
+
+_PARAMETERS = ConnectionParameters()
+_SUPPORTS_POOL = django.VERSION >= (5, 1)
+
+
+class DatabaseUrl(ma.fields.Field):
+    """One (already interpolated) database URL -> (frozen connection settings, read-only?).
+
+    Parsed with dj-database-url; the reserved query parameters are validated by
+    :class:`ConnectionParameters` and applied. Results are cached per URL.
+    """
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Any, **kwargs: Any
+    ) -> tuple[Mapping[str, Any], bool]:
+        try:
+            return _resolve(str(value))
+        except UrlError as error:
+            raise ma.ValidationError(str(error)) from None
+
+
+@functools.lru_cache(maxsize=1024)
+def _resolve(url: str) -> tuple[Mapping[str, Any], bool]:
+    config, reserved = parse_url(url)
+    read_only = _apply_parameters(config, reserved)
+    return freeze(config), read_only
+
+
+def _has_psycopg_pool() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("psycopg_pool") is not None
+
+
+def _apply_parameters(config: dict[str, Any], reserved: Mapping[str, list[str]]) -> bool:
+    """Validate the reserved query parameters and apply them to ``config``.
+
+    Returns whether the alias is read-only. Raises ValidationError with one
+    message per bad parameter, each naming the parameter.
+    """
+    config.update(
+        CONN_MAX_AGE=0,
+        CONN_HEALTH_CHECKS=False,
+        ATOMIC_REQUESTS=False,
+        DISABLE_SERVER_SIDE_CURSORS=False,
+    )
+    if not reserved:
+        return False
+    messages = [
+        f"parameter {name} is given {len(values)} times; give it once."
+        for name, values in reserved.items()
+        if len(values) > 1
+    ]
+    try:
+        params = _PARAMETERS.load({name: values[-1] for name, values in reserved.items()})
+    except ma.ValidationError as error:
+        for name, field_messages in error.messages.items():  # type: ignore[union-attr]
+            messages.extend(f"parameter {name} {message}" for message in field_messages)
+        params = {}
+    options = config["OPTIONS"]
+    if params.get("pool"):
+        if not _SUPPORTS_POOL:
+            messages.append(
+                f"parameter pool needs Django 5.1 or later (this is Django "
+                f"{django.get_version()}); upgrade Django or remove pool."
+            )
+        elif not is_postgresql(config):
+            messages.append("parameter pool works only with PostgreSQL; remove it.")
+        elif not _has_psycopg_pool():
+            messages.append(
+                "parameter pool needs the psycopg_pool package; "
+                "pip install 'djcfg-env[postgres]'."
+            )
+        elif params.get("conn_max_age", 0) != 0:
+            messages.append(
+                "parameter pool cannot be combined with conn_max_age (persistent "
+                "connections); remove conn_max_age or pool."
+            )
+    if messages:
+        raise ma.ValidationError(messages)
+    for name in ("conn_max_age", "conn_health_checks", "atomic_requests", "disable_server_side_cursors"):
+        if name in params:
+            config[name.upper()] = params[name]
+    if params.get("pool"):
+        options["pool"] = True
+    read_only = bool(params.get("read_only"))
+    if read_only and is_postgresql(config):
+        flag = "-c default_transaction_read_only=on"
+        existing = options.get("options")
+        options["options"] = f"{existing} {flag}" if existing else flag
+    return read_only

@@ -5,11 +5,11 @@ Nothing here puts a value into a message: a URL usually carries a password.
 
 from __future__ import annotations
 
-import difflib
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qs, quote, unquote, urlsplit
 
 import dj_database_url
 
@@ -39,6 +39,8 @@ _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*\Z")
 _SECRET_OPTION = re.compile(r"pass|secret|token|credential", re.IGNORECASE)
 _SQLITE_SCHEMES = frozenset({"sqlite", "spatialite"})
+#: The one in-memory URL dj-database-url special-cases (":memory:" is no host:port).
+_SQLITE_MEMORY = "sqlite://:memory:"
 _POSTGRES_BACKENDS = frozenset(
     {
         "django.db.backends.postgresql",
@@ -59,6 +61,7 @@ _POSTGRES_OPTIONS = (
     "sslcompression sslcrl sslcrldir sslkey sslmode sslnegotiation sslpassword "
     "sslrootcert sslsni target_session_attrs tcp_user_timeout"
 ).split()
+_POSTGRES_KNOWN = _POSTGRES_OPTIONS + list(RESERVED_PARAMETERS)
 
 
 class UrlError(ValueError):
@@ -69,44 +72,54 @@ def interpolate(template: str, environ: Mapping[str, str]) -> str:
     """Replace ``${NAME}`` with ``environ[NAME]`` (``$${`` is a literal ``${``).
 
     References in the user-info part (user and password) are percent-encoded so
-    that any character works there. Replaced text is not scanned again.
-    Returns the URL and the names of the variables used in the user-info part.
-    Raises :class:`UrlError` naming the first missing or malformed reference.
+    that any character works there. Replaced text is not scanned again. Raises
+    :class:`UrlError` naming every missing variable, or a malformed reference.
     """
     if "$" not in template:
         return template
-    userinfo_end = _userinfo_end(template)
-    missing: list[str] = []
-    out: list[str] = []
-    position = 0
-    for match in _REFERENCE.finditer(template):
-        out.append(template[position : match.start()])
-        position = match.end()
-        token = match.group(0)
-        if token == "$${":
-            out.append("${")
-            continue
-        name = match.group(1)
-        if name is None or not _VARIABLE.match(name):
-            raise UrlError(
-                "has a malformed ${...} reference; write ${NAME} with NAME a variable "
-                "name, or $${ for a literal '${'."
-            )
-        if name not in environ:
-            missing.append(name)
-            continue
-        value = environ[name]
-        if match.start() < userinfo_end:
-            value = quote(value, safe="")
-        out.append(value)
+    segments = _compile(template)
+    if isinstance(segments, str):
+        raise UrlError(segments)
+    missing = [name for _, name, _ in segments if name and name not in environ]
     if missing:
         names = ", ".join(dict.fromkeys(missing))
         raise UrlError(
             f"refers to {names}, which {'is' if len(missing) == 1 else 'are'} not set; "
             f"set {names}, or write $${{ for a literal '${{'."
         )
-    out.append(template[position:])
-    return "".join(out)
+    return "".join(
+        literal + ((quote(environ[name], safe="") if encode else environ[name]) if name else "")
+        for literal, name, encode in segments
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile(template: str) -> tuple[tuple[str, str | None, bool], ...] | str:
+    """Split a template into (literal, variable or None, percent-encode?) segments.
+
+    Returns a message string instead for a malformed reference.
+    """
+    userinfo_end = _userinfo_end(template)
+    segments: list[tuple[str, str | None, bool]] = []
+    literal: list[str] = []
+    position = 0
+    for match in _REFERENCE.finditer(template):
+        literal.append(template[position : match.start()])
+        position = match.end()
+        if match.group(0) == "$${":
+            literal.append("${")
+            continue
+        name = match.group(1)
+        if name is None or not _VARIABLE.match(name):
+            return (
+                "has a malformed ${...} reference; write ${NAME} with NAME a variable "
+                "name, or $${ for a literal '${'."
+            )
+        segments.append(("".join(literal), name, match.start() < userinfo_end))
+        literal = []
+    literal.append(template[position:])
+    segments.append(("".join(literal), None, False))
+    return tuple(segments)
 
 
 def _userinfo_end(template: str) -> int:
@@ -121,6 +134,12 @@ def _userinfo_end(template: str) -> int:
         if found >= 0:
             end = min(end, found)
     return template.rfind("@", start, end)
+
+
+def _close_matches(word: str, candidates: list[str], n: int, cutoff: float) -> list[str]:
+    import difflib  # only on error paths: it is slow to import
+
+    return difflib.get_close_matches(word, candidates, n=n, cutoff=cutoff)
 
 
 def is_postgresql(config: Mapping[str, Any]) -> bool:
@@ -142,38 +161,37 @@ def parse_url(url: str) -> tuple[dict[str, Any], dict[str, list[str]]]:
         )
     if "://" not in url:
         raise UrlError(
-            "is not a database URL: it must start with a scheme such as postgres:// "
-            "or sqlite:///."
+            "is not a database URL; start it with a scheme, e.g. "
+            "postgres://user:password@host:5432/name or sqlite:///db.sqlite3."
         )
-    scheme = url.split("://", 1)[0]
+    # urlsplit (and so dj-database-url) reads the scheme case-insensitively.
+    scheme = url.split("://", 1)[0].lower()
     if not _SCHEME.match(scheme):
-        raise UrlError("is not a database URL: the part before :// is not a scheme.")
-    if scheme not in dj_database_url.ENGINE_SCHEMES:
-        known = ", ".join(sorted(dj_database_url.ENGINE_SCHEMES))
-        raise UrlError(f"uses the unknown scheme '{scheme}://'; use one of: {known}.")
-    try:
-        split = urlsplit(url)
-        split.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError:
         raise UrlError(
-            "cannot be read as a URL: check the port (a number from 0 to 65535) and the "
-            "brackets around an IPv6 host, and percent-encode @ : / # ? % in the user "
-            "name and password (or put the password in a variable and write ${NAME})."
-        ) from None
-    if scheme in _SQLITE_SCHEMES and split.netloc and url != "sqlite://:memory:":
-        raise UrlError(
-            f"has a host part, which {scheme} does not use: for a file write "
-            f"{scheme}:///relative/path.db (three slashes) or {scheme}:////absolute/path.db "
-            f"(four), or {scheme}:// for an in-memory database."
+            "is not a database URL: the part before :// is not a scheme; start it with "
+            "one, e.g. postgres:// or sqlite:///."
         )
-    try:
-        config: dict[str, Any] = dict(dj_database_url.parse(url))
-    except ValueError:
+    if scheme not in dj_database_url.ENGINE_SCHEMES:
+        # The scheme is part of the value: name only known schemes, never it.
+        known = sorted(dj_database_url.ENGINE_SCHEMES)
+        close = _close_matches(scheme.lower(), known, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]}://?)" if close else ""
         raise UrlError(
-            "cannot be parsed as a database URL; percent-encode special characters in "
-            "the user name and password."
-        ) from None
-    config.setdefault("OPTIONS", {})
+            f"uses a scheme dj-database-url does not know{hint}; use one of: "
+            f"{', '.join(known)}."
+        )
+    if url == _SQLITE_MEMORY:
+        # dj-database-url's special case: ':memory:' is not a host and a port.
+        return _parsed(url), {}
+    split = _split(url)
+    if scheme in _SQLITE_SCHEMES and split.netloc:
+        raise UrlError(
+            f"has a host part, which {scheme} does not use; write the file's path after "
+            f"three slashes, e.g. {scheme}:///myfile.db (relative to the working "
+            f"directory) or {scheme}:////var/data/myfile.db (absolute), or {scheme}:// "
+            f"for an in-memory database."
+        )
+    config = _parsed(url)
     _keep_socket_path_case(config, split.netloc)
     raw = parse_qs(split.query, keep_blank_values=True)
     reserved = {name: raw[name] for name in RESERVED_PARAMETERS if name in raw}
@@ -189,6 +207,41 @@ def parse_url(url: str) -> tuple[dict[str, Any], dict[str, list[str]]]:
     return config, reserved
 
 
+def _split(url: str) -> SplitResult:
+    """``urlsplit`` with the port checked; the error carries no part of the URL.
+
+    The ValueError urllib raises quotes the netloc (user and password), so it
+    is not chained: the UrlError is raised outside the ``except`` block.
+    """
+    try:
+        split = urlsplit(url)
+        split.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        pass
+    else:
+        return split
+    raise UrlError(
+        "cannot be read as a URL; check the port (a number from 0 to 65535) and the "
+        "brackets around an IPv6 host, and percent-encode @ : / # ? % in the user "
+        "name and password (or put the password in a variable and write ${NAME})."
+    )
+
+
+def _parsed(url: str) -> dict[str, Any]:
+    """``dj_database_url.parse(url)`` as a plain dict that always has OPTIONS."""
+    try:
+        config: dict[str, Any] = dict(dj_database_url.parse(url))
+    except ValueError:
+        config = {}
+    if not config:
+        raise UrlError(
+            "cannot be parsed as a database URL; percent-encode special characters in "
+            "the user name and password."
+        )
+    config.setdefault("OPTIONS", {})
+    return config
+
+
 def _keep_socket_path_case(config: dict[str, Any], netloc: str) -> None:
     """urlsplit lower-cases the host; a unix-socket directory keeps its case."""
     host = netloc.rpartition("@")[2]
@@ -200,16 +253,29 @@ def _keep_socket_path_case(config: dict[str, Any], netloc: str) -> None:
 
 
 def _check_option_names(options: Mapping[str, Any], config: Mapping[str, Any]) -> None:
+    """Reject driver options that can only be a typo of a known parameter.
+
+    The option name is part of the value, so messages name only the known
+    parameter it resembles.
+    """
+    postgresql = is_postgresql(config)
+    known = _POSTGRES_KNOWN if postgresql else RESERVED_PARAMETERS
     for name in options:
         lowered = name.lower()
-        if lowered in RESERVED_PARAMETERS and name != lowered:
-            raise UrlError(f"has the parameter {name}; write it in lower case: {lowered}.")
-        if is_postgresql(config) and name not in _POSTGRES_OPTIONS and name != "pool":
-            close = difflib.get_close_matches(lowered, _POSTGRES_OPTIONS + list(RESERVED_PARAMETERS), n=1, cutoff=0.8)
-            if close and close[0] != name:
-                raise UrlError(
-                    f"has the unknown parameter {name}; did you mean {close[0]}?"
-                )
+        if lowered in RESERVED_PARAMETERS:
+            raise UrlError(
+                f"has the parameter {lowered} in upper or mixed case; write it in lower "
+                f"case: {lowered}."
+            )
+        if postgresql and name in _POSTGRES_OPTIONS:
+            continue
+        close = _close_matches(lowered, known, n=1, cutoff=0.8)
+        if close and close[0] != name:
+            kind = "a PostgreSQL connection parameter" if postgresql else "a known parameter"
+            raise UrlError(
+                f"has a parameter that is not {kind} but is close to {close[0]}; "
+                f"did you mean {close[0]}?"
+            )
 
 
 def mask(config: Mapping[str, Any]) -> dict[str, Any]:
