@@ -155,7 +155,7 @@ def test_show_lists_apps_left_on_default_when_a_settings_module_is_set(tmp_path)
     env = {**VALID, "DJANGO_SETTINGS_MODULE": "cli_settings", "DB_ROUTE_AUTH": "blog_db"}
     result = run(
         ["python", "-m", "djcfg_env", "show", "--json"],
-        env={**env, "PYTHONPATH": f"{tmp_path}:{ROOT / "src"}"},
+        env={**env, "PYTHONPATH": f"{tmp_path}:{ROOT / 'src'}"},
     )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
