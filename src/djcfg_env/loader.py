@@ -73,18 +73,20 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
             read_only.add(alias)
 
     routes: dict[str, str] = {}
-    defined = sorted(found.alias_variables)
+    # 'default' always counts as defined: a missing DATABASE_URL is its own problem.
+    defined = {"default", *found.alias_variables}
     for label, variable in found.route_variables.items():
         try:
             alias = _ALIAS_NAME.deserialize(environ[variable])
         except ma.ValidationError as error:
             problems[variable].extend(_messages(error))
             continue
-        if alias not in found.alias_variables:
+        if alias not in defined:
+            # The value is not repeated: a mistyped route might hold anything.
             problems[variable].append(
-                f"routes app {label!r} to {alias!r}, which is not defined; defined "
-                f"aliases: {', '.join(defined) or 'none'}. Define it with "
-                f"{URL_PREFIX}{alias.upper()} or route to a defined alias."
+                f"routes app {label!r} to an alias that is not defined; set it to one of "
+                f"the defined aliases ({', '.join(sorted(defined))}), or define the alias "
+                f"with {URL_PREFIX}<NAME>."
             )
             continue
         routes[label] = alias
