@@ -1,3 +1,277 @@
-"""System checks for the multi-database setup (ids ``djcfg_env.E###`` / ``djcfg_env.W###``)."""
+"""System checks for the multi-database setup (ids ``djcfg_env.E###`` / ``djcfg_env.W###``).
+
+Registered when the ``djcfg_env`` app is ready, so ``manage.py check``,
+``runserver`` and ``migrate`` run them. Each finds, from the settings and the
+installed models alone (no database is contacted), a setup that would fail at
+run time, and says how to fix it. See docs/routing.md.
+
+======================  =====================================================
+``djcfg_env.E001``      ForeignKey/OneToOneField across aliases without
+                        ``db_constraint=False``.
+``djcfg_env.E002``      ManyToManyField whose two models or through model are
+                        on different aliases.
+``djcfg_env.E003``      ``DB_ROUTE_<LABEL>`` names an app label that is not
+                        installed.
+``djcfg_env.W001``      ``auth`` and ``contenttypes`` on different aliases.
+``djcfg_env.W002``      ForeignKey/OneToOneField to ContentType or to the user
+                        model across aliases without ``db_constraint=False``.
+``djcfg_env.W003``      An app with managed models routed to a read-only alias.
+======================  =====================================================
+"""
 
 from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.apps import AppConfig, apps
+from django.conf import settings
+from django.core import checks
+from django.db import DEFAULT_DB_ALIAS
+from django.db.models import Field, Model
+
+__all__ = [
+    "check_routes",
+    "check_relations",
+    "check_contrib_apps",
+    "check_read_only_apps",
+    "route_variable",
+]
+
+TAG = "djcfg_env"
+
+
+def route_variable(app_label: str) -> str:
+    """The variable that routes ``app_label``: ``DB_ROUTE_<APP_LABEL>``."""
+    return f"DB_ROUTE_{app_label.upper()}"
+
+
+def _rules() -> dict[str, str]:
+    return {
+        label.lower(): alias
+        for label, alias in dict(getattr(settings, "DATABASE_ROUTING_RULES", {})).items()
+    }
+
+
+def _alias(rules: dict[str, str], model: type[Model]) -> str:
+    return rules.get(model._meta.app_label, DEFAULT_DB_ALIAS)
+
+
+def _where(rules: dict[str, str], app_label: str) -> str:
+    """'blog_db' (DB_ROUTE_BLOG) or 'default' (not routed): for messages."""
+    alias = rules.get(app_label, DEFAULT_DB_ALIAS)
+    how = route_variable(app_label) if app_label in rules else "not routed"
+    return f"'{alias}' ({how})"
+
+
+def _route_to(app_label: str, alias: str) -> str:
+    """How to put an app on an alias, for hints."""
+    variable = route_variable(app_label)
+    if alias == DEFAULT_DB_ALIAS:
+        return f"remove {variable}; unrouted apps are on default"
+    return f"set {variable}={alias}"
+
+
+def _configs(app_configs: Sequence[AppConfig] | None) -> Iterable[AppConfig]:
+    return app_configs if app_configs is not None else apps.get_app_configs()
+
+
+def _models(app_configs: Sequence[AppConfig] | None) -> Iterable[type[Model]]:
+    for config in _configs(app_configs):
+        for model in config.get_models():
+            if not model._meta.proxy:
+                yield model
+
+
+@checks.register(TAG)
+def check_routes(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """E003: every ``DB_ROUTE_<LABEL>`` must name an installed app label."""
+    installed = [config.label for config in apps.get_app_configs()]
+    messages: list[checks.CheckMessage] = []
+    for label, alias in sorted(_rules().items()):
+        if label in installed:
+            continue
+        variable = route_variable(label)
+        close = difflib.get_close_matches(label, installed, n=1, cutoff=0.6)
+        if close:
+            hint = (
+                f"Did you mean the app label '{close[0]}'? Rename the variable to "
+                f"{route_variable(close[0])}, or add the app '{label}' to INSTALLED_APPS."
+            )
+        else:
+            hint = (
+                f"Installed app labels: {', '.join(sorted(installed))}. Route one of them, "
+                f"add the app '{label}' to INSTALLED_APPS, or remove {variable}."
+            )
+        messages.append(
+            checks.Error(
+                f"{variable} routes the app label '{label}' to '{alias}', but no installed "
+                f"app has that label, so the route does nothing.",
+                hint=hint,
+                obj=variable,
+                id="djcfg_env.E003",
+            )
+        )
+    return messages
+
+
+def _is_contenttype_or_user(model: type[Model]) -> bool:
+    label = model._meta.label_lower
+    return label == "contenttypes.contenttype" or label == str(settings.AUTH_USER_MODEL).lower()
+
+
+def _relation_fields(model: type[Model]) -> Iterable[Field[Any, Any]]:
+    for field in model._meta.local_fields:
+        if (field.many_to_one or field.one_to_one) and field.remote_field is not None:
+            if isinstance(field.related_model, type):
+                yield field
+
+
+@checks.register(checks.Tags.models, TAG)
+def check_relations(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """E001, W002 and E002: relations whose two ends are on different aliases."""
+    rules = _rules()
+    split_contrib = _auth_contenttypes_split(rules)
+    messages: list[checks.CheckMessage] = []
+    for model in _models(app_configs):
+        here = _alias(rules, model)
+        if model._meta.managed:
+            for field in _relation_fields(model):
+                target: type[Model] = field.related_model  # type: ignore[assignment]
+                there = _alias(rules, target)
+                if there == here or not getattr(field, "db_constraint", False):
+                    continue
+                kind = type(field).__name__
+                text = (
+                    f"{model._meta.label}.{field.name} is a {kind} to {target._meta.label} "
+                    f"across databases: {model._meta.label} is on "
+                    f"{_where(rules, model._meta.app_label)}, {target._meta.label} on "
+                    f"{_where(rules, target._meta.app_label)}; a database cannot enforce a "
+                    f"foreign key to a table in another database."
+                )
+                if _is_contenttype_or_user(target):
+                    if split_contrib and model._meta.app_label == "auth":
+                        continue  # reported once as W001
+                    messages.append(
+                        checks.Warning(
+                            text,
+                            hint=(
+                                f"Route the app '{model._meta.app_label}' to '{there}' next to "
+                                f"{target._meta.label} ({_route_to(model._meta.app_label, there)}), "
+                                f"or add db_constraint=False to {model._meta.label}.{field.name} "
+                                f"if you own the model."
+                            ),
+                            obj=field,
+                            id="djcfg_env.W002",
+                        )
+                    )
+                else:
+                    messages.append(
+                        checks.Error(
+                            text,
+                            hint=(
+                                f"Add db_constraint=False to {model._meta.label}.{field.name} "
+                                f"(and make a migration), or route both apps to one alias."
+                            ),
+                            obj=field,
+                            id="djcfg_env.E001",
+                        )
+                    )
+        for field in model._meta.local_many_to_many:
+            target = field.related_model  # type: ignore[assignment]
+            through = field.remote_field.through  # type: ignore[union-attr]
+            if not isinstance(target, type) or not isinstance(through, type):
+                continue
+            ends = {model: here, target: _alias(rules, target), through: _alias(rules, through)}
+            if len(set(ends.values())) == 1:
+                continue
+            where = ", ".join(
+                f"{end._meta.label} on {_where(rules, end._meta.app_label)}"
+                for end in (model, target, through)
+            )
+            labels = sorted({end._meta.app_label for end in ends})
+            messages.append(
+                checks.Error(
+                    f"{model._meta.label}.{field.name} is a ManyToManyField across databases: "
+                    f"{where}. Its queries join the through table to both tables, which "
+                    f"cannot span two databases.",
+                    hint=(
+                        f"Route the apps {', '.join(repr(label) for label in labels)} to one "
+                        f"alias ({', '.join(route_variable(label) for label in labels)}), or "
+                        f"replace the field with a model holding two ForeignKeys with "
+                        f"db_constraint=False and query it by ids."
+                    ),
+                    obj=field,
+                    id="djcfg_env.E002",
+                )
+            )
+    return messages
+
+
+def _auth_contenttypes_split(rules: dict[str, str]) -> bool:
+    if not (apps.is_installed("django.contrib.auth") and apps.is_installed("django.contrib.contenttypes")):
+        return False
+    return rules.get("auth", DEFAULT_DB_ALIAS) != rules.get("contenttypes", DEFAULT_DB_ALIAS)
+
+
+@checks.register(TAG)
+def check_contrib_apps(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """W001: ``auth`` and ``contenttypes`` must share an alias."""
+    rules = _rules()
+    if not _auth_contenttypes_split(rules):
+        return []
+    auth, contenttypes = rules.get("auth", DEFAULT_DB_ALIAS), rules.get("contenttypes", DEFAULT_DB_ALIAS)
+    return [
+        checks.Warning(
+            f"The app 'auth' is on {_where(rules, 'auth')} and the app 'contenttypes' on "
+            f"{_where(rules, 'contenttypes')}: auth.Permission has "
+            f"a ForeignKey to ContentType, so migrating auth fails and creating permissions "
+            f"after migrate reads content types from the wrong database.",
+            hint=(
+                f"Route both to one alias: set {route_variable('auth')} and "
+                f"{route_variable('contenttypes')} to the same alias (or remove both to keep "
+                f"them on default); now '{auth}' and '{contenttypes}'."
+            ),
+            obj="auth",
+            id="djcfg_env.W001",
+        )
+    ]
+
+
+@checks.register(checks.Tags.models, TAG)
+def check_read_only_apps(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """W003: an app routed to a read-only alias should have no managed models."""
+    rules = _rules()
+    read_only = frozenset(getattr(settings, "READ_ONLY_DATABASES", ()))
+    if not read_only:
+        return []
+    messages: list[checks.CheckMessage] = []
+    for config in _configs(app_configs):
+        alias = rules.get(config.label, DEFAULT_DB_ALIAS)
+        if alias not in read_only:
+            continue
+        managed = sorted(
+            model._meta.label
+            for model in config.get_models()
+            if model._meta.managed and not model._meta.proxy
+        )
+        if not managed:
+            continue
+        shown = ", ".join(managed[:3]) + (f" and {len(managed) - 3} more" if len(managed) > 3 else "")
+        messages.append(
+            checks.Warning(
+                f"The app '{config.label}' is routed to the read-only alias '{alias}' "
+                f"({route_variable(config.label) if config.label in rules else 'not routed'}) "
+                f"but has managed models ({shown}): migrations never run on a read-only "
+                f"alias, so Django will never create or change their tables.",
+                hint=(
+                    f"Set managed = False in the Meta of those models if their tables are "
+                    f"created elsewhere, or route the app to a writable alias (or remove "
+                    f"read_only=true from its URL)."
+                ),
+                obj=config.label,
+                id="djcfg_env.W003",
+            )
+        )
+    return messages
