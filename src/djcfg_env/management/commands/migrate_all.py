@@ -1,0 +1,492 @@
+"""``manage.py migrate_all``: every database migrated in one process, safely, in the release phase.
+
+``default`` first, then every other writable alias by name, each with exactly
+the apps the router lets migrate there; read-only aliases are skipped. Each
+alias whose plan is not empty is migrated while holding a lock in that database
+(see :mod:`djcfg_env.locks`), and its plan is read again once the lock is held,
+so N copies started together apply each migration exactly once. It never
+creates migrations. Exit codes: see :data:`djcfg_env.release_report.EXIT_CODES_HELP`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from importlib import import_module
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser, DjangoHelpFormatter
+from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
+from django.db import connections
+from django.db import Error as DatabaseError
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.migration import Migration
+from django.db.migrations.state import ModelState
+from django.utils.module_loading import module_has_submodule
+
+from djcfg_env.locks import LockTimeout, lock_for
+from djcfg_env.migration_plan import (
+    AliasPlan,
+    UsageError,
+    plan_for,
+    read_only_aliases,
+    select_aliases,
+    select_apps,
+)
+from djcfg_env.release_report import (
+    EXIT_CODES_HELP,
+    EXIT_OK,
+    EXIT_USAGE,
+    AliasResult,
+    Outcome,
+    Scrubber,
+    count_phrase,
+    describe_database,
+    exit_code,
+    summary_lines,
+)
+
+#: Default for --lock-timeout, in seconds.
+DEFAULT_LOCK_TIMEOUT = 300.0
+#: Back-off between connection attempts with --wait: first and longest delay.
+WAIT_FIRST_DELAY = 0.5
+WAIT_MAX_DELAY = 5.0
+
+
+def _seconds(text: str) -> float:
+    """argparse type for a number of seconds >= 0 (a bad value is a usage error, exit 2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds >= 0")
+    return value
+
+
+class _HelpFormatter(DjangoHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Django's option order, with the description and exit codes kept as written."""
+
+
+class _Unreachable(Exception):
+    """The alias's database refused or did not answer the connection (exit 3)."""
+
+
+class Command(BaseCommand):
+    help = (
+        "Migrate every database of the project in one process, for a release phase.\n"
+        "\n"
+        "Migrates 'default' first, then every other writable alias sorted by name, each\n"
+        "with the apps the router lets migrate there; read-only aliases are skipped.\n"
+        "Each alias is migrated while holding a lock in its database, so several copies\n"
+        "started at once apply each migration exactly once. Never creates migrations."
+    )
+
+    # Checks are for 'manage.py check' and CI; a release must not fail on a warning.
+    requires_system_checks: list[str] = []
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        kwargs["formatter_class"] = _HelpFormatter
+        kwargs.setdefault("epilog", EXIT_CODES_HELP)
+        return super().create_parser(prog_name, subcommand, **kwargs)
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--database",
+            action="append",
+            dest="databases",
+            metavar="ALIAS",
+            help="Migrate only this alias (repeatable). Default: every writable alias.",
+        )
+        parser.add_argument(
+            "--app",
+            action="append",
+            dest="apps",
+            metavar="LABEL",
+            help="Migrate only this app label (repeatable), on the alias(es) it is routed to.",
+        )
+        mode = parser.add_mutually_exclusive_group()
+        mode.add_argument(
+            "--plan",
+            action="store_true",
+            help="Print, per alias, the migrations that would be applied, in order; change nothing.",
+        )
+        mode.add_argument(
+            "--check",
+            action="store_true",
+            help="Change nothing; exit 1 if any alias has unapplied migrations, 0 otherwise.",
+        )
+        parser.add_argument(
+            "--wait",
+            type=_seconds,
+            default=None,
+            metavar="SECONDS",
+            help="First wait, with back-off, until every selected database accepts "
+            "connections; give up after SECONDS (exit 3, nothing migrated).",
+        )
+        parser.add_argument(
+            "--lock-timeout",
+            type=_seconds,
+            default=DEFAULT_LOCK_TIMEOUT,
+            metavar="SECONDS",
+            help="How long to wait for another copy holding an alias's migration lock "
+            f"(default {DEFAULT_LOCK_TIMEOUT:g}); then exit 3.",
+        )
+        parser.add_argument(
+            "--keep-going",
+            action="store_true",
+            help="After a failed alias, go on with the remaining ones (default: stop).",
+        )
+        parser.add_argument(
+            "--noinput",
+            "--no-input",
+            action="store_false",
+            dest="interactive",
+            help="Tells Django to NOT prompt the user for input of any kind (passed to "
+            "the post_migrate handlers, as migrate does).",
+        )
+
+    # -- output -------------------------------------------------------------
+    def _line(self, text: str, *, level: int = 1, style: Callable[[str], str] | None = None) -> None:
+        if self.verbosity >= level:
+            self.stdout.write(style(text) if style else text)
+            self.stdout.flush()
+
+    def _problem(self, text: str) -> None:
+        # Problems show even with --verbosity 0.
+        self.stdout.write(self.style.ERROR(text))
+        self.stdout.flush()
+
+    # -- the command ----------------------------------------------------------
+    def handle(self, *args: Any, **options: Any) -> None:
+        started = time.monotonic()
+        self.verbosity: int = options["verbosity"]
+        self.interactive: bool = options["interactive"]
+        self.scrub = Scrubber(settings.DATABASES)
+        try:
+            selected = select_aliases(options["databases"])
+            app_labels = select_apps(options["apps"])
+        except UsageError as error:
+            raise CommandError(str(error), returncode=EXIT_USAGE) from None
+        mode = "plan" if options["plan"] else "check" if options["check"] else "migrate"
+
+        # Import each app's management module, as migrate does, so that every
+        # pre_/post_migrate handler is connected.
+        for app_config in apps.get_app_configs():
+            if module_has_submodule(app_config.module, "management"):
+                import_module(".management", app_config.name)
+
+        read_only = read_only_aliases()
+        writable = [alias for alias in selected if alias not in read_only]
+        skipped = [alias for alias in selected if alias in read_only]
+        self._line(
+            f"migrate_all: {mode if mode != 'migrate' else 'migrating'} "
+            f"{len(writable)} alias{'es' if len(writable) != 1 else ''}"
+            f" ({', '.join(writable) or 'none'})"
+            + (f"; skipping read-only: {', '.join(skipped)}" if skipped else "")
+            + (f"; apps: {', '.join(sorted(app_labels))}" if app_labels else "")
+        )
+
+        results: dict[str, AliasResult] = {}
+        for alias in selected:
+            if alias in read_only:
+                results[alias] = AliasResult(alias, Outcome.READ_ONLY)
+                self._line(f"[{alias}] skipped: read-only ({self._where(alias)})")
+
+        if options["wait"] is not None and writable:
+            unreachable = self._wait_for(writable, options["wait"])
+            if unreachable is not None:
+                alias, error = unreachable
+                for other in writable:
+                    results[other] = AliasResult(other, Outcome.NOT_ATTEMPTED)
+                results[alias] = AliasResult(alias, Outcome.UNREACHABLE, error=error)
+                self._finish(selected, results, started, mode, stopped_early=False)
+                return
+
+        stopped = False
+        for alias in writable:
+            if stopped:
+                results[alias] = AliasResult(alias, Outcome.NOT_ATTEMPTED)
+                continue
+            result = self._run_alias(alias, app_labels, mode, options["lock_timeout"])
+            results[alias] = result
+            if result.outcome.is_problem and not options["keep_going"]:
+                stopped = True
+        self._finish(selected, results, started, mode)
+
+    def _finish(
+        self,
+        selected: list[str],
+        results: dict[str, AliasResult],
+        started: float,
+        mode: str,
+        *,
+        stopped_early: bool = True,
+    ) -> None:
+        ordered = [results[alias] for alias in selected if alias in results]
+        code = exit_code(ordered)
+        lines = summary_lines(
+            ordered, time.monotonic() - started, mode, stopped_early=stopped_early
+        )
+        for line in lines:
+            if code == EXIT_OK:
+                self._line(line, style=self.style.SUCCESS)
+            else:
+                self._problem(line)
+        if code != EXIT_OK:
+            reason = {
+                1: "unapplied migrations" if mode == "check" else "a migration failed",
+                3: "a database was unavailable",
+            }[code]
+            raise CommandError(f"migrate_all: exit {code}: {reason}; see the summary above.", returncode=code)
+
+    # -- one alias ----------------------------------------------------------------
+    def _where(self, alias: str) -> str:
+        connection = connections[alias]
+        return describe_database(connection.vendor, connection.settings_dict)
+
+    def _error_text(self, error: BaseException) -> str:
+        text = " ".join(str(error).split()) or "(no message)"
+        return self.scrub(f"{type(error).__name__}: {text}")
+
+    def _run_alias(
+        self, alias: str, selected_apps: frozenset[str] | None, mode: str, lock_timeout: float
+    ) -> AliasResult:
+        started = time.monotonic()
+        connection = connections[alias]
+        self._line(f"[{alias}] start: {self._where(alias)}")
+        try:
+            try:
+                connection.ensure_connection()
+            except DatabaseError as error:
+                raise _Unreachable(self._error_text(error)) from None
+            result = self._migrate_alias(connection, selected_apps, mode, lock_timeout)
+        except _Unreachable as error:
+            result = AliasResult(alias, Outcome.UNREACHABLE, error=str(error))
+        except LockTimeout as error:
+            result = AliasResult(alias, Outcome.LOCK_TIMEOUT, error=str(error))
+        except _FailedWithResult as error:
+            result = error.result
+        except Exception as error:  # noqa: BLE001 - reported, scrubbed, never a traceback with a secret
+            result = AliasResult(alias, Outcome.FAILED, error=self._error_text(error))
+        finally:
+            try:
+                connection.close()
+            except DatabaseError:
+                pass
+        result.seconds = time.monotonic() - started
+        self._report_end(result)
+        return result
+
+    def _report_end(self, result: AliasResult) -> None:
+        alias, took = result.alias, f"{result.seconds:.2f}s"
+        outcome = result.outcome
+        if outcome is Outcome.MIGRATED:
+            self._line(f"[{alias}] done: applied {count_phrase(len(result.applied))} in {took}")
+        elif outcome is Outcome.UP_TO_DATE:
+            self._line(f"[{alias}] done: up to date ({took})")
+        elif outcome is Outcome.NOTHING_ROUTED:
+            self._line(f"[{alias}] done: no selected app migrates here ({took})")
+        elif outcome is Outcome.PLANNED:
+            self._line(f"[{alias}] plan: {count_phrase(len(result.pending))} to apply ({took})")
+        elif outcome is Outcome.PENDING:
+            self._line(
+                f"[{alias}] check: {count_phrase(len(result.pending))} not applied ({took})"
+            )
+        else:
+            where = f" in {result.migration}" if result.migration else ""
+            applied = (
+                f" (applied {count_phrase(len(result.applied))} before that)"
+                if result.applied
+                else ""
+            )
+            self._problem(f"[{alias}] {outcome.label} after {took}{where}: {result.error}{applied}")
+
+    def _migrate_alias(
+        self,
+        connection: BaseDatabaseWrapper,
+        selected_apps: frozenset[str] | None,
+        mode: str,
+        lock_timeout: float,
+    ) -> AliasResult:
+        alias = connection.alias
+        progress = _Progress(self, alias)
+        executor = MigrationExecutor(connection, progress)
+        self._check_graph(executor)
+        plan = plan_for(executor, alias, selected_apps)
+        if not plan.apps:
+            return AliasResult(alias, Outcome.NOTHING_ROUTED)
+        if mode == "plan":
+            self._print_plan(plan)
+            return AliasResult(
+                alias, Outcome.PLANNED if plan.steps else Outcome.UP_TO_DATE, pending=plan.names
+            )
+        if mode == "check":
+            for name in plan.names:
+                self._line(f"  not applied: {name}")
+            return AliasResult(
+                alias, Outcome.PENDING if plan.steps else Outcome.UP_TO_DATE, pending=plan.names
+            )
+        if not plan.steps:
+            # Nothing to do: no lock, no signals. A copy migrating right now
+            # commits each migration with its record, so an empty plan is final.
+            return AliasResult(alias, Outcome.UP_TO_DATE)
+
+        try:
+            lock = lock_for(connection)
+        except DatabaseError as error:
+            raise _Unreachable(self._error_text(error)) from None
+        try:
+            lock.acquire(
+                lock_timeout,
+                on_wait=lambda: self._line(
+                    f"[{alias}] waiting for the {lock.description}: another copy is "
+                    f"migrating this database (up to {lock_timeout:g}s)"
+                ),
+            )
+            # Read the history again under the lock: another copy may have
+            # applied some or all of the plan since we first looked.
+            executor.loader.build_graph()
+            self._check_graph(executor)
+            plan = plan_for(executor, alias, selected_apps)
+            if not plan.steps:
+                return AliasResult(alias, Outcome.UP_TO_DATE)
+            self._line(f"[{alias}] applying {count_phrase(len(plan.steps))}", level=2)
+            try:
+                self._apply(executor, plan)
+            except Exception as error:  # noqa: BLE001 - reported with the migration's name
+                raise _FailedWithResult(
+                    AliasResult(
+                        alias, Outcome.FAILED, error=self._error_text(error),
+                        migration=progress.current, applied=progress.applied,
+                    )
+                ) from None
+            return AliasResult(alias, Outcome.MIGRATED, applied=progress.applied)
+        finally:
+            lock.release()
+
+    def _check_graph(self, executor: MigrationExecutor) -> None:
+        """Refuse an inconsistent history or conflicting leaf nodes, as migrate does."""
+        executor.loader.check_consistent_history(executor.connection)
+        conflicts = executor.loader.detect_conflicts()
+        if conflicts:
+            names = "; ".join(
+                f"{', '.join(sorted(migrations))} in {app}" for app, migrations in sorted(conflicts.items())
+            )
+            raise CommandError(
+                f"conflicting migrations (several leaf nodes): {names}; run "
+                "'manage.py makemigrations --merge' in development and commit the result."
+            )
+
+    def _print_plan(self, plan: AliasPlan) -> None:
+        if not plan.steps:
+            self._line(f"[{plan.alias}]   up to date: no migrations to apply")
+            return
+        for migration, _backwards in plan.steps:
+            note = (
+                "  (recorded only: its app does not migrate on this alias)"
+                if plan.recorded_only(migration)
+                else ""
+            )
+            self._line(f"  {migration.app_label}.{migration.name}{note}")
+
+    def _apply(self, executor: MigrationExecutor, plan: AliasPlan) -> None:
+        """What ``migrate`` does for one alias, for the given targets, in this process."""
+        connection = executor.connection
+        connection.prepare_database()
+        pre_migrate_state = executor._create_project_state(with_applied_migrations=True)
+        emit_pre_migrate_signal(
+            self.verbosity, self.interactive, connection.alias,
+            stdout=self.stdout, apps=pre_migrate_state.apps, plan=plan.steps,
+        )
+        post_migrate_state = executor.migrate(
+            plan.targets, plan=plan.steps, state=pre_migrate_state.clone(),
+            fake=False, fake_initial=False,
+        )
+        post_migrate_state.clear_delayed_apps_cache()
+        post_migrate_apps = post_migrate_state.apps
+        # As migrate does: re-render the real apps' models with their relations.
+        with post_migrate_apps.bulk_update():
+            model_keys = []
+            for model_state in post_migrate_apps.real_models:
+                model_key = model_state.app_label, model_state.name_lower
+                model_keys.append(model_key)
+                post_migrate_apps.unregister_model(*model_key)
+        post_migrate_apps.render_multiple(
+            [ModelState.from_model(apps.get_model(*model)) for model in model_keys]
+        )
+        emit_post_migrate_signal(
+            self.verbosity, self.interactive, connection.alias,
+            stdout=self.stdout, apps=post_migrate_apps, plan=plan.steps,
+        )
+
+    # -- --wait -------------------------------------------------------------------
+    def _wait_for(self, aliases: list[str], seconds: float) -> tuple[str, str] | None:
+        """Wait until every alias accepts connections; (alias, error) of the first that never did."""
+        deadline = time.monotonic() + seconds
+        delay = WAIT_FIRST_DELAY
+        for alias in aliases:
+            connection = connections[alias]
+            announced = False
+            while True:
+                try:
+                    connection.ensure_connection()
+                except DatabaseError as error:
+                    text = self._error_text(error)
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        self._problem(
+                            f"[{alias}] gave up waiting after {seconds:g}s for "
+                            f"{self._where(alias)}: {text}"
+                        )
+                        return alias, f"not reachable within --wait {seconds:g}s: {text}"
+                    pause = min(delay, remaining)
+                    if not announced or self.verbosity >= 2:
+                        self._line(
+                            f"[{alias}] waiting for {self._where(alias)} to accept "
+                            f"connections ({text}); retrying for up to {remaining:.0f}s"
+                        )
+                        announced = True
+                    time.sleep(pause)
+                    delay = min(delay * 2, WAIT_MAX_DELAY)
+                    continue
+                if announced:
+                    self._line(f"[{alias}] {self._where(alias)} accepts connections")
+                break
+        return None
+
+
+class _FailedWithResult(Exception):
+    """Migrating an alias failed; carries what was applied before and where it stopped."""
+
+    def __init__(self, result: AliasResult) -> None:
+        super().__init__(result.error)
+        self.result = result
+
+
+class _Progress:
+    """MigrationExecutor's progress callback: remembers what ran, prints it at -v 2."""
+
+    def __init__(self, command: Command, alias: str) -> None:
+        self.command = command
+        self.alias = alias
+        self.current: str | None = None
+        self.applied: list[str] = []
+        self._started = 0.0
+
+    def __call__(self, action: str, migration: Migration | None = None, fake: bool = False) -> None:
+        if action == "apply_start" and migration is not None:
+            self.current = f"{migration.app_label}.{migration.name}"
+            self._started = time.monotonic()
+            self.command._line(f"[{self.alias}]   applying {self.current} ...", level=2)
+        elif action == "apply_success" and migration is not None:
+            self.applied.append(f"{migration.app_label}.{migration.name}")
+            self.command._line(
+                f"[{self.alias}]   applied {self.current} ({time.monotonic() - self._started:.3f}s)",
+                level=2,
+            )
+            self.current = None

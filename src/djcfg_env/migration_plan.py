@@ -1,0 +1,131 @@
+"""Which aliases ``migrate_all`` visits, in which order, and which migrations each needs.
+
+Decisions come only from Django's public routing (``django.db.router.allow_migrate``)
+and ``settings.READ_ONLY_DATABASES``, never from a router's internals, so any
+router that answers ``allow_migrate`` per app works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.apps import apps
+from django.conf import settings
+from django.db import router
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.migration import Migration
+
+__all__ = [
+    "UsageError",
+    "order_aliases",
+    "select_aliases",
+    "read_only_aliases",
+    "select_apps",
+    "migratable_apps",
+    "AliasPlan",
+    "plan_for",
+]
+
+
+class UsageError(ValueError):
+    """A flag names something that does not exist (exit code 2)."""
+
+
+def order_aliases(aliases: Iterable[str]) -> list[str]:
+    """``default`` first, then every other alias sorted by name; duplicates dropped."""
+    unique = set(aliases)
+    return (["default"] if "default" in unique else []) + sorted(unique - {"default"})
+
+
+def read_only_aliases() -> frozenset[str]:
+    return frozenset(getattr(settings, "READ_ONLY_DATABASES", ()) or ())
+
+
+def select_aliases(requested: Sequence[str] | None) -> list[str]:
+    """The aliases to visit: all of them, or those given with ``--database``, in run order."""
+    defined = list(settings.DATABASES)
+    if not requested:
+        return order_aliases(defined)
+    unknown = [alias for alias in dict.fromkeys(requested) if alias not in settings.DATABASES]
+    if unknown:
+        names = ", ".join(repr(alias) for alias in unknown)
+        raise UsageError(
+            f"--database {names}: no such alias; defined aliases: "
+            f"{', '.join(order_aliases(defined))}. An alias comes from DATABASE_URL "
+            "(default) or DATABASE_URL_<NAME> (<name>, lower-cased)."
+        )
+    return order_aliases(requested)
+
+
+def select_apps(requested: Sequence[str] | None) -> frozenset[str] | None:
+    """The app labels given with ``--app`` (each installed and with migrations), or None for all."""
+    if not requested:
+        return None
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    labels = list(dict.fromkeys(requested))
+    installed = {config.label for config in apps.get_app_configs()}
+    unknown = [label for label in labels if label not in installed]
+    if unknown:
+        raise UsageError(
+            f"--app {', '.join(repr(label) for label in unknown)}: no installed app has "
+            f"this label; installed apps with migrations: "
+            f"{', '.join(sorted(loader.migrated_apps)) or 'none'}."
+        )
+    without = [label for label in labels if label not in loader.migrated_apps]
+    if without:
+        raise UsageError(
+            f"--app {', '.join(repr(label) for label in without)}: this app has no "
+            "migrations, so there is nothing to migrate; installed apps with migrations: "
+            f"{', '.join(sorted(loader.migrated_apps)) or 'none'}."
+        )
+    return frozenset(labels)
+
+
+def migratable_apps(alias: str, loader: MigrationLoader, selected: frozenset[str] | None) -> list[str]:
+    """The apps with migrations that the router lets migrate on ``alias`` (within ``selected``)."""
+    return sorted(
+        label
+        for label in loader.migrated_apps
+        if (selected is None or label in selected) and router.allow_migrate(alias, label)
+    )
+
+
+@dataclass
+class AliasPlan:
+    """The forward migrations one alias needs, in the order they would run."""
+
+    alias: str
+    #: Apps whose models live here (their operations run on this alias).
+    apps: list[str]
+    #: The graph's leaf nodes of those apps: what "up to date" means here.
+    targets: list[tuple[str, str]]
+    #: (migration, backwards=False) pairs, as MigrationExecutor.migrate takes them.
+    steps: list[tuple[Migration, bool]]
+
+    @property
+    def names(self) -> list[str]:
+        return [f"{migration.app_label}.{migration.name}" for migration, _ in self.steps]
+
+    def recorded_only(self, migration: Migration) -> bool:
+        """True for a dependency from an app that does not live here.
+
+        Django records it on this alias (its operations are skipped by the
+        router) so that the migration history stays consistent.
+        """
+        return migration.app_label not in self.apps
+
+
+def plan_for(executor: MigrationExecutor, alias: str, selected: frozenset[str] | None) -> AliasPlan:
+    """What must run on ``alias`` so that every app routed there is fully migrated.
+
+    Reads the applied migrations the executor's loader found; call
+    ``executor.loader.build_graph()`` first to see another copy's work.
+    """
+    loader = executor.loader
+    labels = migratable_apps(alias, loader, selected)
+    wanted = set(labels)
+    targets = [key for key in loader.graph.leaf_nodes() if key[0] in wanted]
+    steps = executor.migration_plan(targets) if targets else []
+    return AliasPlan(alias=alias, apps=labels, targets=targets, steps=list(steps))

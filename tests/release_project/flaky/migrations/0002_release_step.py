@@ -1,0 +1,31 @@
+"""A data migration the tests can slow down or make fail, through the environment.
+
+RELEASE_PROJECT_SLEEP=<seconds>  sleep that long inside the migration (to kill a run midway)
+RELEASE_PROJECT_FAIL=1           raise RuntimeError (a failing migration)
+RELEASE_PROJECT_FAIL=leak        raise an error whose text contains the database password,
+                                 which migrate_all must mask
+"""
+
+import os
+import time
+
+from django.db import migrations
+
+
+def step(apps, schema_editor):
+    seconds = float(os.environ.get("RELEASE_PROJECT_SLEEP") or 0)
+    if seconds:
+        time.sleep(seconds)
+    fail = os.environ.get("RELEASE_PROJECT_FAIL", "")
+    if fail == "leak":
+        password = schema_editor.connection.settings_dict.get("PASSWORD")
+        raise RuntimeError(f"could not log in with password {password} (on purpose)")
+    if fail:
+        raise RuntimeError("flaky.0002 failed on purpose (RELEASE_PROJECT_FAIL is set)")
+    Marker = apps.get_model("flaky", "Marker")
+    Marker.objects.using(schema_editor.connection.alias).create(label="release-step")
+
+
+class Migration(migrations.Migration):
+    dependencies = [("flaky", "0001_initial")]
+    operations = [migrations.RunPython(step, migrations.RunPython.noop)]
