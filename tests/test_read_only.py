@@ -1,0 +1,97 @@
+"""Writes routed to a read-only alias are refused before any SQL is sent.
+
+Runs tests/router_project/probe.py (scenario ``read_only``) on SQLite files and
+on real PostgreSQL: every write path is attempted against ``analytics`` (an
+alias with ``?read_only=true``) while a recorder on every connection logs each
+statement actually sent; then the table is read back directly.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import pytest
+
+from djcfg_env.readonly import ReadOnlyDatabaseError
+from tests.router_project.harness import Databases, databases  # noqa: F401 - fixture
+
+_REFUSAL = (
+    "on the database alias 'analytics': that alias is read-only (read_only=true in "
+    "DATABASE_URL_ANALYTICS), so nothing was sent to the database. Write through a writable "
+    "alias, or remove read_only=true from DATABASE_URL_ANALYTICS if this database should "
+    "accept writes."
+)
+_EXPECTED = {
+    "save": "Refused to save analytics.Event ",
+    "create": "Refused to save analytics.Event ",
+    "save_existing": "Refused to save analytics.Event ",
+    "instance_delete": "Refused to delete analytics.Event ",
+    "queryset_update": "Refused to update analytics.Event ",
+    "queryset_delete": "Refused to delete analytics.Event ",
+    "bulk_create": "Refused to bulk_create analytics.Event ",
+    "bulk_update": "Refused to bulk_update analytics.Event ",
+    "get_or_create": "Refused to get_or_create analytics.Event ",
+    "update_or_create": "Refused to update_or_create analytics.Event ",
+    "explicit_using": "Refused to save blog.Post ",
+    "async_create": "Refused to save analytics.Event ",
+    "raw_insert": "Refused to run an INSERT statement for analytics.Event ",
+    "raw_delete": "Refused to run a DELETE statement for analytics.Event ",
+}
+
+
+def test_every_write_is_refused_before_any_sql(databases: Databases) -> None:
+    databases.migrate_writable()
+    databases.seed_analytics()
+    result = databases.probe("read_only")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    seen = {}
+    for attempt in out["results"]:
+        seen[attempt["op"]] = attempt
+        assert attempt["error"] == "ReadOnlyDatabaseError", attempt
+        assert attempt["message"] == _EXPECTED[attempt["op"]] + _REFUSAL
+        assert attempt["sent"] == [], f"{attempt['op']} sent SQL: {attempt['sent']}"
+    assert set(seen) == set(_EXPECTED)
+    # Reads still work, and go to the read-only alias.
+    assert out["reads"] == {"count": 1, "names": ["seed"], "sent_to": ["analytics"]}
+    # Writes to the writable aliases are not affected.
+    assert out["posts"] == 1
+    # The table is untouched, read directly.
+    assert databases.sql("analytics", "SELECT id, name, user_id FROM analytics_event") == [
+        (1, "seed", None)
+    ]
+    if databases.backend == "postgres":
+        # The session is read-only on the server as well, below Django.
+        assert out["session_read_only"] == "on"
+        assert out["server_refusal"] == "ReadOnlySqlTransaction"
+
+
+def test_the_error_pickles_and_names_no_url() -> None:
+    error = ReadOnlyDatabaseError("save", "analytics.Event", "analytics")
+    copy = pickle.loads(pickle.dumps(error))
+    assert str(copy) == str(error)
+    assert (copy.operation, copy.model, copy.alias) == ("save", "analytics.Event", "analytics")
+    assert "://" not in str(error)
+
+
+@pytest.mark.parametrize(
+    ("sql", "refused"),
+    [
+        ("INSERT INTO t VALUES (1)", True),
+        ("  update t SET a = 1", True),
+        ("/* note */ DELETE FROM t", True),
+        ("CREATE TABLE t (a int)", True),
+        ("DROP TABLE t", True),
+        ("TRUNCATE t", True),
+        ("SELECT * FROM t", False),
+        ("SELECT 'INSERT INTO t'", False),
+        ("SAVEPOINT s1", False),
+        ("RELEASE SAVEPOINT s1", False),
+        ("SHOW default_transaction_read_only", False),
+    ],
+)
+def test_which_statements_the_sql_guard_refuses(sql: str, refused: bool) -> None:
+    from djcfg_env.readonly import _WRITE_SQL
+
+    assert bool(_WRITE_SQL.match(sql)) is refused

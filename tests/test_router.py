@@ -1,0 +1,190 @@
+"""AppDatabaseRouter: reads, writes, allow_migrate and allow_relation.
+
+In-process tests drive a router built from overridden settings (the in-memory
+pytest settings have no routes); end-to-end tests run the seed-like project
+in tests/router_project on SQLite files and on real PostgreSQL databases and
+look at each database directly.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group, Permission, User
+from django.contrib.contenttypes.models import ContentType
+from django.test import override_settings
+
+from djcfg_env import readonly
+from djcfg_env.router import AppDatabaseRouter
+from tests.router_project.harness import Databases, databases  # noqa: F401 - fixture
+
+_DATABASES = {alias: {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
+              for alias in ("default", "users_db", "replica")}
+
+
+@pytest.fixture
+def make_router() -> Iterator[object]:
+    def make(rules: dict[str, str], read_only: frozenset[str] = frozenset()) -> AppDatabaseRouter:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Overriding setting DATABASES", UserWarning)
+            with override_settings(
+                DATABASE_ROUTING_RULES=rules, READ_ONLY_DATABASES=read_only, DATABASES=_DATABASES
+            ):
+                return AppDatabaseRouter()
+
+    yield make
+    # A router installs its read-only set process-wide; put back the real one.
+    readonly.install(settings.READ_ONLY_DATABASES)
+
+
+def test_reads_and_writes_follow_the_app_route(make_router) -> None:
+    router = make_router({"auth": "users_db"})
+    assert router.db_for_read(User) == "users_db"
+    assert router.db_for_write(Group) == "users_db"
+    assert router.db_for_read(ContentType) == "default"
+    assert router.db_for_write(ContentType) == "default"
+
+
+def test_the_app_rule_wins_over_instance_hints(make_router) -> None:
+    router = make_router({"auth": "users_db"})
+    on_default = ContentType(app_label="x", model="y")
+    on_default._state.db = "default"
+    on_users = User(username="u")
+    on_users._state.db = "users_db"
+    assert router.db_for_read(User, instance=on_default) == "users_db"
+    assert router.db_for_write(ContentType, instance=on_users) == "default"
+
+
+def test_decisions_come_from_tables_built_once(make_router) -> None:
+    router = make_router({"auth": "users_db"})
+    # Every installed model is in the per-model table before the first call...
+    assert router.table[User] == "users_db"
+    assert router.table[ContentType] == "default"
+    assert set(router.table) >= {User, Group, Permission, ContentType, User.groups.through}
+    # ...and settings are not read again: changing them changes nothing.
+    with override_settings(DATABASE_ROUTING_RULES={"auth": "default", "contenttypes": "users_db"}):
+        assert router.db_for_read(User) == "users_db"
+        assert router.db_for_read(ContentType) == "default"
+        assert router.allow_migrate("users_db", "auth") is True
+
+
+def test_a_model_defined_later_is_routed_on_first_use(make_router) -> None:
+    router = make_router({"auth": "users_db"})
+    proxy = type(
+        "LateProxy", (User,), {"__module__": "django.contrib.auth.models",
+                               "Meta": type("Meta", (), {"proxy": True, "app_label": "auth"})},
+    )
+    try:
+        assert proxy not in router.table
+        assert router.db_for_read(proxy) == "users_db"
+        assert router.table[proxy] == "users_db"
+    finally:
+        from django.apps import apps
+
+        del apps.all_models["auth"]["lateproxy"]
+        apps.clear_cache()
+
+
+def test_allow_migrate_only_on_the_apps_alias(make_router) -> None:
+    router = make_router({"auth": "users_db"})
+    assert router.allow_migrate("users_db", "auth", "user") is True
+    assert router.allow_migrate("default", "auth", "user") is False
+    assert router.allow_migrate("default", "contenttypes") is True
+    assert router.allow_migrate("users_db", "contenttypes") is False
+    assert router.allow_migrate("replica", "contenttypes") is False
+    assert router.allow_migrate("not_configured", "auth") is False
+
+
+def test_allow_migrate_nothing_on_a_read_only_alias(make_router) -> None:
+    router = make_router({"auth": "replica"}, frozenset({"replica"}))
+    for app_label in ("auth", "contenttypes", "djcfg_env", "anything"):
+        assert router.allow_migrate("replica", app_label) is False
+        assert router.allow_migrate("replica", app_label, model_name="x", model=User) is False
+    assert router.allow_migrate("default", "contenttypes") is True
+
+
+def test_a_read_only_default_gets_nothing(make_router) -> None:
+    router = make_router({}, frozenset({"default"}))
+    assert router.allow_migrate("default", "contenttypes") is False
+    assert router.allow_migrate("default", "auth") is False
+
+
+def test_allow_relation_between_configured_aliases(make_router) -> None:
+    router = make_router({"auth": "users_db"})
+    user = User(username="u")
+    user._state.db = "users_db"
+    content_type = ContentType(app_label="a", model="b")
+    content_type._state.db = "default"
+    assert router.allow_relation(user, content_type) is True
+    unsaved = ContentType(app_label="c", model="d")
+    assert unsaved._state.db is None
+    assert router.allow_relation(user, unsaved) is True
+    stray = ContentType(app_label="e", model="f")
+    stray._state.db = "nowhere"
+    assert router.allow_relation(user, stray) is False
+    assert router.allow_relation(stray, user) is False
+
+
+def test_repr_names_routes_and_read_only_aliases(make_router) -> None:
+    router = make_router({"auth": "users_db"}, frozenset({"replica"}))
+    assert repr(router) == "<AppDatabaseRouter routes=[auth->users_db] read_only=[replica]>"
+
+
+def test_routing_end_to_end(databases: Databases) -> None:
+    databases.migrate_writable()
+    databases.seed_analytics()
+    result = databases.probe("routing")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["author"] == "ada"
+    assert out["titles"] == ["Hello"]
+    assert out["comments"] == ["First"]
+    assert out["events"] == ["seed"]
+    assert out["products"] == ["Book"]
+    assert out["post_db"] == "blog_db"
+    assert out["user_db"] == "default"
+    assert out["hint_ignored"] == "blog_db"
+    assert out["write_hint_ignored"] == "default"
+    assert out["cross_assignment_db"] == "blog_db"
+    assert out["refused"] == (
+        'Cannot assign "<User: ghost>": the current database router prevents this relation.'
+    )
+    # The reads after the writes went exactly where the routes say.
+    assert out["tables"] == {
+        "default": ["auth_user"],
+        "blog_db": ["blog_comment", "blog_post"],
+        "shop_db": ["shop_product"],
+        "analytics": ["analytics_event"],
+    }
+    # And the rows are in the right databases, looked at directly.
+    (user_id,) = databases.sql("default", "SELECT id FROM auth_user WHERE username = 'ada'")[0]
+    assert databases.sql("blog_db", "SELECT title, author_id FROM blog_post") == [("Hello", user_id)]
+    assert databases.sql("blog_db", "SELECT body FROM blog_comment") == [("First",)]
+    assert databases.sql("shop_db", "SELECT name, price FROM shop_product") == [("Book", 12)]
+    assert databases.sql("analytics", "SELECT name FROM analytics_event") == [("seed",)]
+
+
+def test_migrate_per_alias_creates_only_that_aliases_tables(databases: Databases) -> None:
+    databases.migrate_writable()
+    default = databases.tables("default")
+    assert {"auth_user", "auth_group", "auth_permission", "django_content_type"} <= default
+    assert not {name for name in default if name.startswith(("blog_", "shop_", "analytics_"))}
+    assert databases.tables("blog_db") == {"django_migrations", "blog_post", "blog_comment"}
+    assert databases.tables("shop_db") == {"django_migrations", "shop_product", "shop_order"}
+    # contenttypes/auth post_migrate steps ran on default only.
+    assert databases.sql("default", "SELECT count(*) FROM django_content_type")[0][0] > 0
+    assert databases.sql("blog_db", "SELECT count(*) FROM django_migrations WHERE app = 'blog'") == [(1,)]
+
+
+def test_migrate_on_the_read_only_alias_is_refused(databases: Databases) -> None:
+    result = databases.manage("migrate", "--database", "analytics", "-v0")
+    assert result.returncode == 1
+    assert (
+        "Refused to run a CREATE statement for django_migrations on the database alias "
+        "'analytics': that alias is read-only (read_only=true in DATABASE_URL_ANALYTICS)"
+    ) in result.stderr
+    assert databases.tables("analytics") == set()
