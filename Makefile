@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test bench postgres clean
+.PHONY: install demo test test-django42 bench postgres clean
 
 install: $(VENV)/.installed
 
@@ -23,6 +23,17 @@ test: install
 	-bash .ci/postgres-up
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+## The same suite on the oldest supported Django (4.2 LTS), in its own venv.
+test-django42: .venv-django42/.installed
+	-bash .ci/postgres-up
+	.venv-django42/bin/pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+.venv-django42/.installed: pyproject.toml
+	$(PYTHON) -m venv .venv-django42
+	.venv-django42/bin/pip install --quiet --upgrade pip
+	.venv-django42/bin/pip install --quiet -e ".[test,postgres]" "django>=4.2,<5.0"
+	touch $@
+
 ## Benchmarks: ratios against baselines measured in the same run.
 bench: install
 	-bash .ci/postgres-up
@@ -32,4 +43,4 @@ postgres:
 	bash .ci/postgres-up
 
 clean:
-	rm -rf $(VENV) docs/demo/var .pytest_cache
+	rm -rf $(VENV) .venv-django42 docs/demo/var .pytest_cache
