@@ -20,7 +20,7 @@ is refused before any SQL is sent.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from django.apps import apps
@@ -33,26 +33,43 @@ from . import readonly
 __all__ = ["AppDatabaseRouter", "ModelAliasTable"]
 
 
-class ModelAliasTable(dict):  # type: ignore[type-arg] - dict[type[Model], str]
+class ModelAliasTable:
     """Model class -> alias, computed once per model from the app routes.
 
-    A plain ``dict`` lookup on the hot path; :meth:`__missing__` runs only the
-    first time a model is seen (a model defined after the router was created,
-    e.g. in a test), and stores the answer.
+    :attr:`aliases` is a plain ``dict`` (the fastest lookup Python has) filled
+    for every installed model when the router is created; :meth:`__getitem__`
+    falls back to :meth:`add` only the first time a model is seen (a model
+    defined after the router was created, e.g. in a test), and stores it.
     """
 
-    __slots__ = ("rules",)
+    __slots__ = ("rules", "aliases")
 
     def __init__(self, rules: Mapping[str, str], models: Iterable[type[Model]] = ()) -> None:
-        super().__init__()
         self.rules = dict(rules)
+        self.aliases: dict[type[Model], str] = {}
         for model in models:
-            self[model] = self.rules.get(model._meta.app_label, DEFAULT_DB_ALIAS)
+            self.add(model)
 
-    def __missing__(self, model: type[Model]) -> str:
+    def add(self, model: type[Model]) -> str:
+        """Compute, store and return the alias of ``model``."""
         alias = self.rules.get(model._meta.app_label, DEFAULT_DB_ALIAS)
-        self[model] = alias
+        self.aliases[model] = alias
         return alias
+
+    def __getitem__(self, model: type[Model]) -> str:
+        try:
+            return self.aliases[model]
+        except KeyError:
+            return self.add(model)
+
+    def __contains__(self, model: object) -> bool:
+        return model in self.aliases
+
+    def __iter__(self) -> Iterator[type[Model]]:
+        return iter(self.aliases)
+
+    def __len__(self) -> int:
+        return len(self.aliases)
 
 
 class AppDatabaseRouter:
@@ -77,10 +94,13 @@ class AppDatabaseRouter:
         # Per-instance plain functions (no bound-method object per call, one
         # dict lookup inside): Django calls getattr(router, "db_for_read")(model, **hints)
         # on every query.
-        table = self.table
+        aliases, add = self.table.aliases, self.table.add
 
         def route(model: type[Model], **hints: Any) -> str:
-            return table[model]
+            try:
+                return aliases[model]
+            except KeyError:
+                return add(model)
 
         route.__doc__ = self.db_for_read.__doc__
         self.db_for_read = route  # type: ignore[method-assign]
