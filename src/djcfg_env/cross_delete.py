@@ -1,0 +1,242 @@
+"""``on_delete`` across databases: one deletion collector per alias, one ``.delete()`` for all.
+
+Django's deletion ``Collector`` works on one database: when ``user.delete()``
+runs on ``default`` it looks for the user's posts in ``default`` too, and fails
+("relation blog_post does not exist") or, worse, reads a stray table of that
+name. This module teaches ``Collector`` (every one of them: ``Model.delete()``,
+``QuerySet.delete()``, and subclasses) to follow a relation into the database
+its model lives on:
+
+* collection: a relation whose two models live on different aliases is looked
+  up on the related model's alias, and whatever its ``on_delete`` schedules
+  there (CASCADE's recursive collection, SET_NULL/SET_DEFAULT/SET updates,
+  RESTRICT's restricted set) goes to a sibling collector for that alias.
+  Siblings share one group, so a chain default -> blog_db -> shop_db (or back)
+  lands each object in the collector of its own database. PROTECT raises from
+  the collection and RESTRICT is checked for every sibling once everything is
+  collected, so both refuse before any SQL that changes data is sent anywhere.
+* deletion: ``delete()`` on the collector Django made opens a transaction on
+  every alias of the group, deletes the other databases' rows first and its
+  own last, and returns the summed counts (``{"blog.Post": 2, ...}`` included).
+  An error anywhere rolls every database back. The commits happen one after
+  the other (no two-phase commit): if a database fails *at commit*, the
+  databases committed before it keep their changes (see docs/relations.md).
+
+Nothing changes for relations whose two models live on the same alias, so a
+one-database project behaves exactly as with plain Django.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from itertools import chain
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Field, Model, QuerySet
+from django.db.models.deletion import Collector, RestrictedError
+
+from .placement import home_alias
+
+__all__ = ["install", "uninstall", "installed"]
+
+_GROUP = "_djcfg_env_group"
+
+_originals: dict[str, Callable[..., Any]] = {}
+
+
+class _Group:
+    """The collectors of one ``.delete()``: the root Django made and one sibling per other alias."""
+
+    __slots__ = ("root", "members")
+
+    def __init__(self, root: Collector) -> None:
+        self.root = root
+        self.members: dict[str, Collector] = {root.using: root}
+
+
+def _group(collector: Collector) -> _Group:
+    group: _Group | None = collector.__dict__.get(_GROUP)
+    if group is None:
+        group = _Group(collector)
+        collector.__dict__[_GROUP] = group
+    return group
+
+
+def _collector_for(collector: Collector, objs: object) -> Collector:
+    """The collector that owns ``objs``: ``collector`` itself, or its sibling on ``objs``' alias.
+
+    Only a QuerySet whose database differs from the collector's is moved: that
+    is exactly what :func:`_related_objects` hands to an ``on_delete`` handler
+    for a cross-database relation. Django's own calls (model instances, or
+    querysets on the collector's database) stay where they are.
+    """
+    if not isinstance(objs, QuerySet):
+        return collector
+    alias = objs.db
+    if alias == collector.using:
+        return collector
+    group = _group(collector)
+    sibling = group.members.get(alias)
+    if sibling is None:
+        sibling = type(collector)(using=alias, origin=collector.origin)
+        sibling.__dict__[_GROUP] = group
+        group.members[alias] = sibling
+    return sibling
+
+
+def _crosses(field: Field) -> bool:
+    """Whether ``field`` (a relation) links models that live on two different aliases."""
+    return home_alias(field.model) != home_alias(field.remote_field.model)
+
+
+# -- the patched Collector methods ------------------------------------------
+
+
+def _collect(
+    self: Collector,
+    objs: Any,
+    source: type[Model] | None = None,
+    nullable: bool = False,
+    collect_related: bool = True,
+    source_attr: str | None = None,
+    reverse_dependency: bool = False,
+    keep_parents: bool = False,
+    fail_on_restricted: bool = True,
+) -> None:
+    owner = _collector_for(self, objs)
+    if owner is not self:
+        # Cascading into another database: the sibling collects there,
+        # following that database's own relations (recursively).
+        owner.collect(
+            objs,
+            source=source,
+            nullable=nullable,
+            collect_related=collect_related,
+            source_attr=source_attr,
+            reverse_dependency=reverse_dependency,
+            keep_parents=keep_parents,
+            fail_on_restricted=False,
+        )
+        return
+    _originals["collect"](
+        self,
+        objs,
+        source=source,
+        nullable=nullable,
+        collect_related=collect_related,
+        source_attr=source_attr,
+        reverse_dependency=reverse_dependency,
+        keep_parents=keep_parents,
+        fail_on_restricted=fail_on_restricted,
+    )
+    if fail_on_restricted:
+        group: _Group | None = self.__dict__.get(_GROUP)
+        if group is not None:
+            for sibling in list(group.members.values()):
+                if sibling is not self:
+                    _raise_if_restricted(sibling, objs)
+
+
+def _raise_if_restricted(collector: Collector, objs: Any) -> None:
+    """Django's end-of-collection RESTRICT check, for a sibling collector.
+
+    A restricted object is fine if the same delete also collects it through a
+    CASCADE (in the same database, as a restricted object's cascade always is).
+    """
+    for model, instances in collector.data.items():
+        collector.clear_restricted_objects_from_set(model, instances)
+    for qs in collector.fast_deletes:
+        collector.clear_restricted_objects_from_queryset(qs.model, qs)
+    restricted: dict[str, list[Model]] = defaultdict(list)
+    for related_model, fields in collector.restricted_objects.items():
+        for field, instances in fields.items():
+            if instances:
+                restricted[f"'{related_model.__name__}.{field.name}'"] += instances
+    if restricted:
+        model = objs.model if isinstance(objs, QuerySet) else type(next(iter(objs)))
+        raise RestrictedError(
+            f"Cannot delete some instances of model {model.__name__!r} because they are "
+            f"referenced through restricted foreign keys: {', '.join(restricted)}.",
+            set(chain.from_iterable(restricted.values())),
+        )
+
+
+def _related_objects(
+    self: Collector, related_model: type[Model], related_fields: list[Field], objs: Iterable[Model]
+) -> QuerySet[Any]:
+    queryset: QuerySet[Any] = _originals["related_objects"](self, related_model, related_fields, objs)
+    if related_fields and _crosses(related_fields[0]):
+        # Look for the related rows where they live, not on the collector's alias.
+        queryset = queryset.using(home_alias(related_model))
+    return queryset
+
+
+def _can_fast_delete(self: Collector, objs: Any, from_field: Field | None = None) -> bool:
+    if from_field is not None and _crosses(from_field):
+        # A fast delete runs on this collector's database; cross-database rows
+        # go through the sibling collector instead.
+        return False
+    return bool(_originals["can_fast_delete"](self, objs, from_field=from_field))
+
+
+def _add_field_update(self: Collector, field: Field, value: Any, objs: Any) -> None:
+    owner = _collector_for(self, objs)
+    _originals["add_field_update"](owner, field, value, objs)
+
+
+def _add_restricted_objects(self: Collector, field: Field, objs: Any) -> None:
+    owner = _collector_for(self, objs)
+    _originals["add_restricted_objects"](owner, field, objs)
+
+
+def _delete(self: Collector) -> tuple[int, dict[str, int]]:
+    group: _Group | None = self.__dict__.get(_GROUP)
+    if group is None or group.root is not self or len(group.members) == 1:
+        return _originals["delete"](self)  # type: ignore[no-any-return]
+    siblings = [member for member in group.members.values() if member is not self]
+    counts: Counter[str] = Counter()
+    total = 0
+    with contextlib.ExitStack() as stack:
+        # Every database's transaction is open before the first DELETE, and
+        # none commits before the last one ran: an error rolls all of them back.
+        for alias in group.members:
+            stack.enter_context(transaction.atomic(using=alias, savepoint=False))
+        for collector in [*siblings, self]:
+            deleted, per_model = _originals["delete"](collector)
+            total += deleted
+            counts.update(per_model)
+    return total, dict(counts)
+
+
+_PATCHES: dict[str, Callable[..., Any]] = {
+    "collect": _collect,
+    "related_objects": _related_objects,
+    "can_fast_delete": _can_fast_delete,
+    "add_field_update": _add_field_update,
+    "add_restricted_objects": _add_restricted_objects,
+    "delete": _delete,
+}
+
+
+def installed() -> bool:
+    """Whether :func:`install` is in effect."""
+    return bool(_originals)
+
+
+def install() -> None:
+    """Patch ``django.db.models.deletion.Collector`` in place (idempotent)."""
+    if _originals:
+        return
+    for name, replacement in _PATCHES.items():
+        _originals[name] = getattr(Collector, name)
+        setattr(Collector, name, replacement)
+
+
+def uninstall() -> None:
+    """Undo :func:`install` (for benchmarks and tests that compare with plain Django)."""
+    for name, original in _originals.items():
+        setattr(Collector, name, original)
+    _originals.clear()
