@@ -305,3 +305,10 @@ def test_the_chain_is_empty_so_nothing_can_hide_there() -> None:
         load(env)
     assert caught.value.__cause__ is None
     assert caught.value.__context__ is None
+
+
+def test_a_variable_without_messages_is_not_a_problem() -> None:
+    error = ConfigError({"DEBUG": [], "SECRET_KEY": ["is empty; set it."]})
+    assert list(error.problems) == ["SECRET_KEY"]
+    assert str(error) == "SECRET_KEY: is empty; set it."
+    assert len(error) == 1

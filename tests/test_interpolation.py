@@ -74,6 +74,12 @@ def test_the_user_is_percent_encoded_too() -> None:
     assert (config["USER"], config["PASSWORD"]) == ("svc@corp:eu/1", "x#y")
 
 
+def test_a_reference_in_the_user_info_is_one_value_not_user_and_password() -> None:
+    # Percent-encoding makes the whole value one part: write ${USER}:${PASSWORD}.
+    config = default("postgres://${DB_CREDENTIALS}@db/main", DB_CREDENTIALS="app:pw")
+    assert (config["USER"], config["PASSWORD"]) == ("app:pw", "")
+
+
 def test_a_literal_part_of_the_password_is_kept_around_a_reference() -> None:
     config = default("postgres://app:pre-${DB_PASSWORD}-post@db/main", DB_PASSWORD="@/")
     assert config["PASSWORD"] == "pre-@/-post"

@@ -59,6 +59,7 @@ def _network_urls(scheme: str) -> list[str]:
         # IPv6 host, with and without a port
         f"{scheme}://user:pw@[2001:db8::1]:5433/dbname",
         f"{scheme}://user:pw@[::1]/dbname",
+        f"{scheme}://user:pw@[fe80::1%25eth0]:5432/dbname",  # with a zone id
         # a unix-socket directory as a percent-encoded host
         f"{scheme}://user:pw@%2Fvar%2Frun%2Fdb/dbname",
         f"{scheme}://%2Ftmp/dbname",

@@ -39,8 +39,11 @@ class ConfigError(ImproperlyConfigured):
     problems: Problems
 
     def __init__(self, problems: Mapping[str, Iterable[str]]) -> None:
+        # A variable with no message would be a line-less "problem": leave it out.
         ordered = {
-            variable: tuple(problems[variable]) for variable in sorted(problems, key=_order)
+            variable: tuple(messages)
+            for variable in sorted(problems, key=_order)
+            if (messages := tuple(problems[variable]))
         }
         self.problems = MappingProxyType(ordered)
         super().__init__(self._render())
