@@ -179,7 +179,8 @@ def test_a_given_secret_key_is_used_in_debug_too() -> None:
     [
         ("example.com", ["example.com"]),
         ("example.com, .example.org ,*", ["example.com", ".example.org", "*"]),
-        ("localhost:8000,[::1],127.0.0.1", ["localhost:8000", "[::1]", "127.0.0.1"]),
+        ("localhost,[::1],127.0.0.1,[2001:db8::1]",
+         ["localhost", "[::1]", "127.0.0.1", "[2001:db8::1]"]),
         ("a.example.com,,", ["a.example.com"]),
         ("", []),
     ],
@@ -192,7 +193,10 @@ def test_allowed_hosts_is_a_comma_separated_list(raw: str, expected: list[str]) 
     ("raw", "says"),
     [("https://example.com", "entry 1 looks like a URL;"),
      ("example.com/app", "entry 1 looks like a URL;"),
-     ("ok.example.com,bad host", "entry 2 is not a host name;")],
+     ("ok.example.com,bad host", "entry 2 is not a host name;"),
+     ("example.com,localhost:8000", "entry 2 has a port, which Django never matches"),
+     ("[::1]:8000", "entry 1 has a port"),
+     ("*.example.com", "entry 1 is not a host name;")],
 )
 def test_allowed_hosts_rejects_what_is_not_a_host(raw: str, says: str) -> None:
     (message,) = problems(env(ALLOWED_HOSTS=raw))["ALLOWED_HOSTS"]

@@ -79,6 +79,8 @@ class HostList(ma.fields.Field):
         "e.g. example.com,.example.org.",
         "invalid": "entry {position} is not a host name; list host names "
         "separated by commas, e.g. example.com,.example.org (or * for any).",
+        "port": "entry {position} has a port, which Django never matches (it compares "
+        "host names only); list the host name without the port, e.g. localhost.",
     }
 
     def _deserialize(
@@ -89,8 +91,11 @@ class HostList(ma.fields.Field):
         for position, host in enumerate(hosts, start=1):
             if "://" in host or "/" in host:
                 raise self.make_error("url", position=position)
-            if not _HOST.match(host):
+            match = _HOST.match(host)
+            if not match:
                 raise self.make_error("invalid", position=position)
+            if match.group(2):
+                raise self.make_error("port", position=position)
         return hosts
 
 
