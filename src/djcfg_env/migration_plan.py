@@ -16,6 +16,8 @@ from django.db import router
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.migration import Migration
+from django.db.migrations.recorder import MigrationRecorder
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 __all__ = [
     "UsageError",
@@ -26,6 +28,8 @@ __all__ = [
     "migratable_apps",
     "AliasPlan",
     "plan_for",
+    "disk_loader",
+    "is_up_to_date",
 ]
 
 
@@ -59,11 +63,18 @@ def select_aliases(requested: Sequence[str] | None) -> list[str]:
     return order_aliases(requested)
 
 
-def select_apps(requested: Sequence[str] | None) -> frozenset[str] | None:
+def disk_loader() -> MigrationLoader:
+    """The migrations on disk and their graph, read once for every alias (no database)."""
+    return MigrationLoader(None)
+
+
+def select_apps(
+    requested: Sequence[str] | None, loader: MigrationLoader | None = None
+) -> frozenset[str] | None:
     """The app labels given with ``--app`` (each installed and with migrations), or None for all."""
     if not requested:
         return None
-    loader = MigrationLoader(None, ignore_no_migrations=True)
+    loader = loader or disk_loader()
     labels = list(dict.fromkeys(requested))
     installed = {config.label for config in apps.get_app_configs()}
     unknown = [label for label in labels if label not in installed]
@@ -129,3 +140,38 @@ def plan_for(executor: MigrationExecutor, alias: str, selected: frozenset[str] |
     targets = [key for key in loader.graph.leaf_nodes() if key[0] in wanted]
     steps = executor.migration_plan(targets) if targets else []
     return AliasPlan(alias=alias, apps=labels, targets=targets, steps=list(steps))
+
+
+def is_up_to_date(
+    connection: BaseDatabaseWrapper, disk: MigrationLoader, selected: frozenset[str] | None
+) -> bool:
+    """True when every migration the alias needs is recorded: the no-op fast path.
+
+    Uses the graph read once from disk (:func:`disk_loader`) and one read of
+    ``django_migrations``, instead of a full MigrationLoader per alias. A
+    squashed migration counts as applied when it, or every migration it
+    replaces, is recorded. When this says False, the caller builds the exact
+    plan with a MigrationExecutor; it never says True wrongly.
+    """
+    recorder = MigrationRecorder(connection)
+    applied = set(recorder.applied_migrations())
+    labels = migratable_apps(connection.alias, disk, selected)
+    if not labels:
+        return True
+    wanted = set(labels)
+    graph = disk.graph
+    seen: set[tuple[str, str]] = set()
+    for target in graph.leaf_nodes():
+        if target[0] not in wanted:
+            continue
+        for key in graph.forwards_plan(target):
+            if key in seen:
+                continue
+            seen.add(key)
+            if key in applied:
+                continue
+            replaces = getattr(graph.nodes[key], "replaces", None) or ()
+            if replaces and all(tuple(old) in applied for old in replaces):
+                continue
+            return False
+    return True

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from importlib import import_module
 from typing import Any
@@ -32,6 +33,9 @@ from djcfg_env.locks import LockTimeout, lock_for
 from djcfg_env.migration_plan import (
     AliasPlan,
     UsageError,
+    disk_loader,
+    is_up_to_date,
+    migratable_apps,
     plan_for,
     read_only_aliases,
     select_aliases,
@@ -169,7 +173,9 @@ class Command(BaseCommand):
         self.scrub = Scrubber(settings.DATABASES)
         try:
             selected = select_aliases(options["databases"])
-            app_labels = select_apps(options["apps"])
+            # The migration files and their graph, read once for every alias.
+            self.disk = disk_loader()
+            app_labels = select_apps(options["apps"], self.disk)
         except UsageError as error:
             raise CommandError(str(error), returncode=EXIT_USAGE) from None
         mode = "plan" if options["plan"] else "check" if options["check"] else "migrate"
@@ -207,6 +213,11 @@ class Command(BaseCommand):
                 self._finish(selected, results, started, mode, stopped_early=False)
                 return
 
+        # The usual release is a no-op: find the aliases already up to date
+        # with one connection each, opened in parallel, before the ordered run.
+        self.known_up_to_date: frozenset[str] = (
+            self._probe_up_to_date(writable, app_labels) if mode != "plan" else frozenset()
+        )
         stopped = False
         for alias in writable:
             if stopped:
@@ -259,6 +270,12 @@ class Command(BaseCommand):
         started = time.monotonic()
         connection = connections[alias]
         self._line(f"[{alias}] start: {self._where(alias)}")
+        if alias in self.known_up_to_date:
+            routed = migratable_apps(alias, self.disk, selected_apps)
+            result = AliasResult(alias, Outcome.UP_TO_DATE if routed else Outcome.NOTHING_ROUTED)
+            result.seconds = time.monotonic() - started
+            self._report_end(result)
+            return result
         try:
             try:
                 connection.ensure_connection()
@@ -314,6 +331,10 @@ class Command(BaseCommand):
         lock_timeout: float,
     ) -> AliasResult:
         alias = connection.alias
+        if mode != "plan" and is_up_to_date(connection, self.disk, selected_apps):
+            # The common no-op release: one query, no loader, no lock, no signals.
+            routed = migratable_apps(alias, self.disk, selected_apps)
+            return AliasResult(alias, Outcome.UP_TO_DATE if routed else Outcome.NOTHING_ROUTED)
         progress = _Progress(self, alias)
         executor = MigrationExecutor(connection, progress)
         self._check_graph(executor)
@@ -423,6 +444,34 @@ class Command(BaseCommand):
             self.verbosity, self.interactive, connection.alias,
             stdout=self.stdout, apps=post_migrate_apps, plan=plan.steps,
         )
+
+    def _probe_up_to_date(
+        self, aliases: list[str], selected_apps: frozenset[str] | None
+    ) -> frozenset[str]:
+        """The aliases whose migrations are all recorded, checked in parallel threads.
+
+        Connecting is most of a no-op run's cost, so the connections are opened
+        concurrently (each thread has its own, closed when done). Any error here
+        only means "not known": the ordered run then handles that alias fully
+        and reports the error.
+        """
+        if len(aliases) < 2:
+            return frozenset()
+
+        def probe(alias: str) -> str | None:
+            connection = connections[alias]
+            try:
+                return alias if is_up_to_date(connection, self.disk, selected_apps) else None
+            except Exception:  # noqa: BLE001 - reported by the ordered run
+                return None
+            finally:
+                try:
+                    connection.close()
+                except Exception:  # noqa: BLE001
+                    pass
+
+        with ThreadPoolExecutor(max_workers=min(8, len(aliases))) as pool:
+            return frozenset(alias for alias in pool.map(probe, aliases) if alias)
 
     # -- --wait -------------------------------------------------------------------
     def _wait_for(self, aliases: list[str], seconds: float) -> tuple[str, str] | None:
