@@ -226,8 +226,8 @@ def check_contrib_apps(app_configs: Sequence[AppConfig] | None = None, **kwargs:
         checks.Warning(
             f"The app 'auth' is on {_where(rules, 'auth')} and the app 'contenttypes' on "
             f"{_where(rules, 'contenttypes')}: auth.Permission has "
-            f"a ForeignKey to ContentType, so migrating auth fails and creating permissions "
-            f"after migrate reads content types from the wrong database.",
+            f"a ForeignKey to ContentType, so migrating auth fails on PostgreSQL and creating "
+            f"permissions after migrate reads content types from the wrong database.",
             hint=(
                 f"Route both to one alias: set {route_variable('auth')} and "
                 f"{route_variable('contenttypes')} to the same alias (or remove both to keep "
