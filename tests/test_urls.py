@@ -332,6 +332,10 @@ def test_pool_on_django_older_than_5_1_is_a_clear_error(monkeypatch: pytest.Monk
         ("postgres://u:p@h:99999/app", "check the port"),
         ("postgres://u:p@h:port/app", "check the port"),
         ("postgres://u:p@[::1/app", "brackets around an IPv6 host"),
+        # '#' starts a fragment that dj-database-url silently drops
+        ("postgres://u:12#3@h/app", "percent-encode it as %23"),
+        ("sqlite:///data#1.db", "percent-encode it as %23"),
+        ("postgres://u:p@h/app?sslmode=require#note", "percent-encode it as %23"),
     ],
 )
 def test_urls_the_user_cannot_have_meant_are_rejected(url: str, expected: str) -> None:

@@ -183,6 +183,13 @@ def parse_url(url: str) -> tuple[dict[str, Any], dict[str, list[str]]]:
     if url == _SQLITE_MEMORY:
         # dj-database-url's special case: ':memory:' is not a host and a port.
         return _parsed(url), {}
+    if "#" in url:
+        # dj-database-url would drop everything after '#' without a word; it is
+        # almost always an unencoded '#' in a password or a file name.
+        raise UrlError(
+            "contains '#', which would cut the URL short; percent-encode it as %23 "
+            "(or put the password in a variable and write ${NAME})."
+        )
     split = _split(url)
     if scheme in _SQLITE_SCHEMES and split.netloc:
         raise UrlError(
