@@ -60,7 +60,9 @@ def names(rows: list[tuple[str, str]], app: str) -> list[str]:
     return sorted(f"{a}.{n}" for a, n in rows if a == app)
 
 
-def pg_env(postgres: PostgresDatabases, aliases: dict[str, str | None], **extra: str) -> tuple[dict[str, str], dict[str, str]]:
+def pg_env(
+    postgres: PostgresDatabases, aliases: dict[str, str | None], **extra: str
+) -> tuple[dict[str, str], dict[str, str]]:
     """Fresh databases for ``aliases`` (alias -> app routed there, or None); (env, alias->dbname)."""
     env: dict[str, str] = {}
     dbnames: dict[str, str] = {}

@@ -206,10 +206,10 @@ class Command(BaseCommand):
         if options["wait"] is not None and writable:
             unreachable = self._wait_for(writable, options["wait"])
             if unreachable is not None:
-                alias, error = unreachable
+                missing, why = unreachable
                 for other in writable:
                     results[other] = AliasResult(other, Outcome.NOT_ATTEMPTED)
-                results[alias] = AliasResult(alias, Outcome.UNREACHABLE, error=error)
+                results[missing] = AliasResult(missing, Outcome.UNREACHABLE, error=why)
                 self._finish(selected, results, started, mode, stopped_early=False)
                 return
 
@@ -419,7 +419,10 @@ class Command(BaseCommand):
         """What ``migrate`` does for one alias, for the given targets, in this process."""
         connection = executor.connection
         connection.prepare_database()
-        pre_migrate_state = executor._create_project_state(with_applied_migrations=True)
+        # A private method, but the one migrate itself calls (Django 4.2 to 6.0).
+        pre_migrate_state = executor._create_project_state(  # type: ignore[attr-defined]
+            with_applied_migrations=True
+        )
         emit_pre_migrate_signal(
             self.verbosity, self.interactive, connection.alias,
             stdout=self.stdout, apps=pre_migrate_state.apps, plan=plan.steps,
@@ -527,7 +530,9 @@ class _Progress:
         self.applied: list[str] = []
         self._started = 0.0
 
-    def __call__(self, action: str, migration: Migration | None = None, fake: bool = False) -> None:
+    def __call__(
+        self, action: str, migration: Migration | None = None, fake: bool | None = False, /
+    ) -> None:
         if action == "apply_start" and migration is not None:
             self.current = f"{migration.app_label}.{migration.name}"
             self._started = time.monotonic()
