@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+import django
 import pytest
 
 from djcfg_env import ConfigError, load
@@ -279,16 +280,23 @@ def test_read_only_false_is_an_ordinary_alias() -> None:
 
 # -- pool --------------------------------------------------------------------------------
 
+needs_pool_support = pytest.mark.skipif(
+    django.VERSION < (5, 1), reason="Django's connection pool needs Django 5.1+"
+)
 
+
+@needs_pool_support
 def test_pool_on_postgresql_goes_to_options() -> None:
     assert resolve("postgres://u:p@h/app?pool=true")["OPTIONS"] == {"pool": True}
     assert "pool" not in resolve("postgres://u:p@h/app?pool=false")["OPTIONS"]
 
 
+@needs_pool_support
 def test_pool_with_explicit_conn_max_age_zero_is_allowed() -> None:
     assert resolve("postgres://u:p@h/app?pool=true&conn_max_age=0")["CONN_MAX_AGE"] == 0
 
 
+@needs_pool_support
 @pytest.mark.parametrize("conn_max_age", ["600", "none"])
 def test_pool_cannot_be_combined_with_persistent_connections(conn_max_age: str) -> None:
     (message,) = problems_for(f"postgres://u:p@h/app?pool=true&conn_max_age={conn_max_age}")
@@ -299,6 +307,15 @@ def test_pool_cannot_be_combined_with_persistent_connections(conn_max_age: str) 
 def test_pool_works_only_with_postgresql(url: str) -> None:
     (message,) = problems_for(url)
     assert message == "parameter pool works only with PostgreSQL; remove it."
+
+
+@pytest.mark.skipif(django.VERSION >= (5, 1), reason="this Django supports pool")
+def test_pool_on_this_django_is_a_clear_error() -> None:
+    (message,) = problems_for("postgres://u:p@h/app?pool=true")
+    assert message == (
+        f"parameter pool needs Django 5.1 or later (this is Django {django.get_version()}); "
+        "upgrade Django or remove pool."
+    )
 
 
 def test_pool_on_django_older_than_5_1_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -372,6 +389,7 @@ def test_read_only_alias_refuses_writes_on_postgresql(postgres) -> None:
     assert "read-only transaction" in shown["message"]
 
 
+@needs_pool_support
 def test_pool_connects_to_postgresql(postgres) -> None:
     name = postgres.create("pool")
     code, shown = probe({"DATABASE_URL": postgres.url(name, "pool=true")}, "SELECT 41 + 1")

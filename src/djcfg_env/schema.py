@@ -189,13 +189,13 @@ def _apply_parameters(config: dict[str, Any], reserved: Mapping[str, list[str]])
         params = {}
     options = config["OPTIONS"]
     if params.get("pool"):
-        if not _SUPPORTS_POOL:
+        if not is_postgresql(config):
+            messages.append("parameter pool works only with PostgreSQL; remove it.")
+        elif not _SUPPORTS_POOL:
             messages.append(
                 f"parameter pool needs Django 5.1 or later (this is Django "
                 f"{django.get_version()}); upgrade Django or remove pool."
             )
-        elif not is_postgresql(config):
-            messages.append("parameter pool works only with PostgreSQL; remove it.")
         elif not _has_psycopg_pool():
             messages.append(
                 "parameter pool needs the psycopg_pool package; "
