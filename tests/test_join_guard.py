@@ -67,6 +67,8 @@ def test_cross_database_joins_raise_before_any_query_is_sent(seed: Seed) -> None
         "list(Post.objects.order_by('author__username'))": ("blog.Post.author", "blog_db", "default"),
         "Post.objects.filter(author__is_staff=True).count()": ("blog.Post.author", "blog_db", "default"),
         "Post.objects.filter(author__username='x').update(title='y')": ("blog.Post.author", "blog_db", "default"),
+        "Post.objects.filter(author__username='x').delete()": ("blog.Post.author", "blog_db", "default"),
+        "list(Post.objects.exclude(author__username='x'))": ("blog.Post.author", "blog_db", "default"),
         "list(Comment.objects.select_related('post__author'))": ("blog.Post.author", "blog_db", "default"),
         "list(User.objects.filter(blog_posts__title='x'))": ("auth.User.blog_posts", "default", "blog_db"),
         "list(Customer.objects.select_related('user'))": ("shop.Customer.user", "shop_db", "default"),
@@ -204,3 +206,11 @@ def test_an_uncaught_error_reads_clearly_and_carries_no_connection_secret(seed: 
         assert secret not in done.stdout + done.stderr
     if seed.backend == "postgresql":
         assert f":{seed.env['DATABASE_URL'].split(':')[2].split('@')[0]}@" not in done.stderr
+
+
+def test_docs_show_the_error_exactly_as_raised() -> None:
+    from tests.conftest import ROOT
+
+    text = (ROOT / "docs" / "relations.md").read_text()
+    block = text.split("djcfg_env.join_guard.CrossDatabaseJoinError: ", 1)[1].split("\n```", 1)[0]
+    assert " ".join(block.split()) == SELECT_RELATED_MESSAGE
