@@ -183,12 +183,11 @@ def check_relations(app_configs: Sequence[AppConfig] | None = None, **kwargs: An
             through = field.remote_field.through  # type: ignore[union-attr]
             if not isinstance(target, type) or not isinstance(through, type):
                 continue
-            ends = {model: here, target: _alias(rules, target), through: _alias(rules, through)}
-            if len(set(ends.values())) == 1:
+            ends: tuple[type[Model], ...] = (model, target, through)
+            if len({_alias(rules, end) for end in ends}) == 1:
                 continue
             where = ", ".join(
-                f"{end._meta.label} on {_where(rules, end._meta.app_label)}"
-                for end in (model, target, through)
+                f"{end._meta.label} on {_where(rules, end._meta.app_label)}" for end in ends
             )
             labels = sorted({end._meta.app_label for end in ends})
             messages.append(
