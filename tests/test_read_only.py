@@ -13,6 +13,10 @@ import pickle
 
 import pytest
 
+from django.conf import settings
+from django.test import override_settings
+
+from djcfg_env import readonly
 from djcfg_env.readonly import ReadOnlyDatabaseError
 from tests.router_project.harness import Databases, databases  # noqa: F401 - fixture
 
@@ -95,3 +99,13 @@ def test_which_statements_the_sql_guard_refuses(sql: str, refused: bool) -> None
     from djcfg_env.readonly import _WRITE_SQL
 
     assert bool(_WRITE_SQL.match(sql)) is refused
+
+
+def test_install_from_settings_uses_read_only_databases() -> None:
+    try:
+        with override_settings(READ_ONLY_DATABASES=frozenset({"replica"})):
+            readonly.install_from_settings()
+        assert readonly.read_only_aliases() == frozenset({"replica"})
+    finally:
+        readonly.install(settings.READ_ONLY_DATABASES)
+    assert readonly.read_only_aliases() == frozenset()

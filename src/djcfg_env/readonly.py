@@ -34,7 +34,13 @@ from django.db.backends.signals import connection_created
 from django.db.models import Model, QuerySet
 from django.db.utils import DatabaseError
 
-__all__ = ["ReadOnlyDatabaseError", "install", "ensure_writable", "read_only_aliases"]
+__all__ = [
+    "ReadOnlyDatabaseError",
+    "install",
+    "install_from_settings",
+    "ensure_writable",
+    "read_only_aliases",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -226,3 +232,14 @@ def install(aliases: Iterable[str]) -> None:
             connection = connections[alias]
             if connection.connection is not None:
                 _add_sql_guard(connection)
+
+
+def install_from_settings() -> None:
+    """:func:`install` for ``settings.READ_ONLY_DATABASES``: for ``AppConfig.ready()``.
+
+    So a write with an explicit ``using()`` is refused even before the router
+    (which also installs the guard) has been created.
+    """
+    from django.conf import settings
+
+    install(getattr(settings, "READ_ONLY_DATABASES", ()))
