@@ -79,7 +79,8 @@ def _get_from_clause(self: SQLCompiler) -> Any:
 
 
 def _relation(join: Join) -> tuple[str, str, type[Model], str]:
-    """(relation as the query names it, the declared field, the model joined from, lookup name)."""
+    """(relation as the query names it, " (the reverse of ...)" or "", the model joined from,
+    the name prefetch_related() uses for this hop)."""
     field = join.join_field
     if isinstance(field, ForeignObjectRel):  # a reverse relation: User -> blog_posts
         declared = field.field
@@ -105,10 +106,11 @@ def _path(compiler: SQLCompiler, alias: str) -> str:
 
 
 def _error(compiler: SQLCompiler, alias: str, model: type[Model]) -> CrossDatabaseJoinError:
+    """The error for the FROM-clause entry ``alias``, whose table belongs to ``model``."""
     running_on = compiler.connection.alias
     lives_on = home_alias(model)
-    table = compiler.query.alias_map[alias].table_name
     entry = compiler.query.alias_map[alias]
+    table = entry.table_name
     target = model._meta.label
     name = model.__name__
     if isinstance(entry, Join):
