@@ -21,12 +21,12 @@ demo: install
 ## Without a PostgreSQL server those tests skip, unless DJCFG_REQUIRE_POSTGRES=1.
 test: install
 	-bash .ci/postgres-up
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 ## The same suite on the oldest supported Django (4.2 LTS), in its own venv.
 test-django42: .venv-django42/.installed
 	-bash .ci/postgres-up
-	.venv-django42/bin/pytest -p no:cacheprovider $(PYTEST_ARGS)
+	.venv-django42/bin/pytest -n 2 -p no:cacheprovider $(PYTEST_ARGS)
 
 .venv-django42/.installed: pyproject.toml
 	$(PYTHON) -m venv .venv-django42
