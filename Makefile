@@ -43,4 +43,4 @@ postgres:
 	bash .ci/postgres-up
 
 clean:
-	rm -rf $(VENV) .venv-django42 docs/demo/var .pytest_cache
+	rm -rf $(VENV) .venv-django42 .pytest_cache docs/demo/var/*.sqlite3* docs/demo/var/*.lock
