@@ -26,6 +26,9 @@ def test_demo_runs_from_example_env_and_puts_each_app_on_its_database(tmp_path: 
     assert "blog -> blog_db  (DB_ROUTE_BLOG)" in out
     assert "post.author.username      -> 'ada'" in out
     assert "ada.blog_posts.all()      -> ['Hello from blog_db']" in out
+    assert "Signup.objects.create()   -> refused before any SQL:" in out
+    assert "'analytics': that alias is read-only" in out
+    assert "[analytics] skipped: read-only" in out  # migrate_all never touches it
 
     var = tmp_path / "docs" / "demo" / "var"
 

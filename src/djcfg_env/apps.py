@@ -12,6 +12,8 @@ class DjcfgEnvConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401 - registers the system checks
+        from .readonly import install_from_settings
         from .relations import install
 
+        install_from_settings()  # refuse writes to read-only aliases, even with using()
         install()

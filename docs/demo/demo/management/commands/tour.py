@@ -16,6 +16,9 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand
 from django.db import router
+from django.utils import timezone
+
+from djcfg_env.readonly import ReadOnlyDatabaseError
 
 from analytics.models import Signup
 from blog.models import Post
@@ -48,6 +51,10 @@ class Command(BaseCommand):
             f"  ada.blog_posts.all()      -> {[p.title for p in ada.blog_posts.all()]}"
         )
         self.stdout.write(f"  Signup.objects.count()    -> {Signup.objects.count()} (read from analytics)")
+        try:
+            Signup.objects.create(username="mallory", date_joined=timezone.now())
+        except ReadOnlyDatabaseError as error:
+            self.stdout.write(f"  Signup.objects.create()   -> refused before any SQL:\n    {error}")
 
         self.section("Rows per table, read straight from each SQLite file")
         for alias, config in settings.DATABASES.items():
