@@ -139,7 +139,7 @@ def test_load_works_with_django_installed_but_not_configured() -> None:
     code = (
         "import os, django.conf, djcfg_env\n"
         "assert 'DJANGO_SETTINGS_MODULE' not in os.environ\n"
-        "s = djcfg_env.load({'DATABASE_URL': 'postgres://u:p@h/d?pool=true', 'SECRET_KEY': 'k'})\n"
+        "s = djcfg_env.load({'DATABASE_URL': 'postgres://u:p@h/d?conn_max_age=60', 'SECRET_KEY': 'k'})\n"
         "print(s.DATABASES['default']['ENGINE'], django.conf.settings.configured)\n"
     )
     result = run(["python", "-c", code])
