@@ -350,3 +350,33 @@ def test_an_error_midway_rolls_back_every_database(seed: Seed) -> None:
     assert out["error"] == "refused by a pre_delete receiver"
     assert out["blog_deletes"] >= 1  # the blog rows really were deleted, then rolled back
     assert snapshot(seed) == before
+
+
+def test_cascade_into_a_read_only_alias_is_refused_before_anything_is_deleted(seed: Seed) -> None:
+    setup = seed.shell(
+        """
+        from seedsite.world import make_world
+        result(make_world("cascade-into-read-only"))
+        """
+    )
+    before = snapshot(seed)
+    shop_url = seed.env["DATABASE_URL_SHOP_DB"]
+    read_only_shop = f"{shop_url}{'&' if '?' in shop_url else '?'}read_only=true"
+    done = seed.manage(
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        "from django.contrib.auth.models import User\n"
+        "from djcfg_env.readonly import ReadOnlyDatabaseError\n"
+        "try:\n"
+        f"    User.objects.get(pk={setup['user']}).delete()\n"
+        "except ReadOnlyDatabaseError as error:\n"
+        "    print('REFUSED', error.alias, error.operation)\n",
+        env={"DATABASE_URL_SHOP_DB": read_only_shop},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.split() == ["REFUSED", "shop_db", "delete"]
+    # The user's posts (blog_db) and the user (default) are all still there.
+    assert snapshot(seed) == before
+    assert world_rows(seed, setup) == all_present(setup)

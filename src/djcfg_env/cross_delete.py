@@ -39,6 +39,7 @@ from django.db.models import Field, Model, QuerySet
 from django.db.models.deletion import Collector, RestrictedError
 
 from .placement import home_alias
+from .readonly import ensure_writable
 
 __all__ = ["install", "uninstall", "installed"]
 
@@ -197,6 +198,12 @@ def _delete(self: Collector) -> tuple[int, dict[str, int]]:
     if group is None or group.root is not self or len(group.members) == 1:
         return _originals["delete"](self)  # type: ignore[no-any-return]
     siblings = [member for member in group.members.values() if member is not self]
+    for collector in siblings:
+        # A cascade must not reach a read-only alias: refuse before any write anywhere.
+        for model in chain(
+            collector.data, (qs.model for qs in collector.fast_deletes), _updated_models(collector)
+        ):
+            ensure_writable(model, collector.using, "delete")
     counts: Counter[str] = Counter()
     total = 0
     with contextlib.ExitStack() as stack:
@@ -209,6 +216,11 @@ def _delete(self: Collector) -> tuple[int, dict[str, int]]:
             total += deleted
             counts.update(per_model)
     return total, dict(counts)
+
+
+def _updated_models(collector: Collector) -> Iterable[type[Model]]:
+    """The models a collector will UPDATE (SET_NULL, SET_DEFAULT, SET)."""
+    return (field.model for field, _value in collector.field_updates)
 
 
 _PATCHES: dict[str, Callable[..., Any]] = {
