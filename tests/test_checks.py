@@ -137,19 +137,44 @@ def test_w001_auth_and_contenttypes_split() -> None:
     assert check(DB_ROUTE_CONTENTTYPES="shop_db", DB_ROUTE_AUTH="shop_db")[:2] == (0, [])
 
 
-def test_w002_foreign_key_to_the_user_model_across_aliases() -> None:
-    code, ids, output = check(EXTRA_APPS="userfk", DB_ROUTE_USERFK="shop_db")
-    assert (code, ids) == (0, ["djcfg_env.W002"])
+ADMIN = "django.contrib.admin,django.contrib.messages,django.contrib.sessions"
+
+
+def test_w002_foreign_key_to_the_user_model_in_an_app_you_do_not_own() -> None:
+    code, ids, output = check(EXTRA_APPS=ADMIN, DB_ROUTE_ADMIN="shop_db")
+    assert (code, ids) == (0, ["djcfg_env.W002", "djcfg_env.W002"])
     assert (
-        "userfk.Profile.user: (djcfg_env.W002) userfk.Profile.user is a OneToOneField to "
+        "admin.LogEntry.user: (djcfg_env.W002) admin.LogEntry.user is a ForeignKey to "
+        "auth.User across databases: admin.LogEntry is on 'shop_db' (DB_ROUTE_ADMIN), "
+        "auth.User on 'default' (not routed); a database cannot enforce a foreign key to a "
+        "table in another database."
+    ) in lines(output)
+    assert (
+        "HINT: Route the app 'admin' to 'default' next to auth.User (remove DB_ROUTE_ADMIN; "
+        "unrouted apps are on default); the field is not in your code, so it cannot get "
+        "db_constraint=False."
+    ) in lines(output)
+    assert any(
+        line.startswith("admin.LogEntry.content_type: (djcfg_env.W002) admin.LogEntry.content_type "
+                        "is a ForeignKey to contenttypes.ContentType across databases")
+        for line in lines(output)
+    )
+    assert check(EXTRA_APPS=ADMIN)[:2] == (0, [])
+
+
+def test_e001_foreign_key_to_the_user_model_in_your_own_app() -> None:
+    # The seed's Post.author without db_constraint=False: your code, so an error with the fix.
+    code, ids, output = check(EXTRA_APPS="userfk", DB_ROUTE_USERFK="shop_db")
+    assert (code, ids) == (1, ["djcfg_env.E001"])
+    assert (
+        "userfk.Profile.user: (djcfg_env.E001) userfk.Profile.user is a OneToOneField to "
         "auth.User across databases: userfk.Profile is on 'shop_db' (DB_ROUTE_USERFK), "
         "auth.User on 'default' (not routed); a database cannot enforce a foreign key to a "
         "table in another database."
     ) in lines(output)
     assert (
-        "HINT: Route the app 'userfk' to 'default' next to auth.User (remove DB_ROUTE_USERFK; "
-        "unrouted apps are on default), or add db_constraint=False to userfk.Profile.user if "
-        "you own the model."
+        "HINT: Add db_constraint=False to userfk.Profile.user (and make a migration), or "
+        "route both apps to one alias."
     ) in lines(output)
     assert check(EXTRA_APPS="userfk")[:2] == (0, [])
 
@@ -170,7 +195,8 @@ def test_w003_managed_models_on_a_read_only_alias() -> None:
 
 def test_every_problem_at_once() -> None:
     code, ids, _ = check(
-        EXTRA_APPS="badfk,badm2m,m2mthrough,m2mlink,userfk",
+        EXTRA_APPS=f"badfk,badm2m,m2mthrough,m2mlink,userfk,{ADMIN}",
+        DB_ROUTE_ADMIN="blog_db",
         DB_ROUTE_M2MLINK="shop_db",
         DB_ROUTE_USERFK="shop_db",
         DB_ROUTE_BLGO="blog_db",
@@ -180,10 +206,12 @@ def test_every_problem_at_once() -> None:
     assert code == 1
     assert ids == [
         "djcfg_env.E001",
+        "djcfg_env.E001",
         "djcfg_env.E002",
         "djcfg_env.E002",
         "djcfg_env.E003",
         "djcfg_env.W001",
+        "djcfg_env.W002",
         "djcfg_env.W002",
         "djcfg_env.W003",
     ]

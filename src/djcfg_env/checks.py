@@ -14,7 +14,8 @@ run time, and says how to fix it. See docs/routing.md.
                         installed.
 ``djcfg_env.W001``      ``auth`` and ``contenttypes`` on different aliases.
 ``djcfg_env.W002``      ForeignKey/OneToOneField to ContentType or to the user
-                        model across aliases without ``db_constraint=False``.
+                        model across aliases without ``db_constraint=False``,
+                        in an app you do not own (Django's or installed).
 ``djcfg_env.W003``      An app with managed models routed to a read-only alias.
 ======================  =====================================================
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from django.apps import AppConfig, apps
@@ -121,6 +123,20 @@ def _is_contenttype_or_user(model: type[Model]) -> bool:
     return label == "contenttypes.contenttype" or label == str(settings.AUTH_USER_MODEL).lower()
 
 
+def _owned(model: type[Model]) -> bool:
+    """Whether the model is the project's own code (not Django's, not an installed package).
+
+    A field in code you own can simply get ``db_constraint=False`` (E001); one in
+    ``django.contrib`` or a package under site-packages cannot, so the fix is to
+    route its app (W002).
+    """
+    config = model._meta.app_config
+    if config is None or config.name == "django" or config.name.startswith("django."):
+        return False
+    parts = Path(config.path).parts
+    return "site-packages" not in parts and "dist-packages" not in parts
+
+
 def _relation_fields(model: type[Model]) -> Iterable[Field[Any, Any]]:
     for field in model._meta.local_fields:
         if (field.many_to_one or field.one_to_one) and field.remote_field is not None:
@@ -150,7 +166,7 @@ def check_relations(app_configs: Sequence[AppConfig] | None = None, **kwargs: An
                     f"{_where(rules, target._meta.app_label)}; a database cannot enforce a "
                     f"foreign key to a table in another database."
                 )
-                if _is_contenttype_or_user(target):
+                if _is_contenttype_or_user(target) and not _owned(model):
                     if split_contrib and model._meta.app_label == "auth":
                         continue  # reported once as W001
                     messages.append(
@@ -158,9 +174,9 @@ def check_relations(app_configs: Sequence[AppConfig] | None = None, **kwargs: An
                             text,
                             hint=(
                                 f"Route the app '{model._meta.app_label}' to '{there}' next to "
-                                f"{target._meta.label} ({_route_to(model._meta.app_label, there)}), "
-                                f"or add db_constraint=False to {model._meta.label}.{field.name} "
-                                f"if you own the model."
+                                f"{target._meta.label} ({_route_to(model._meta.app_label, there)}); "
+                                f"the field is not in your code, so it cannot get "
+                                f"db_constraint=False."
                             ),
                             obj=field,
                             id="djcfg_env.W002",

@@ -19,4 +19,23 @@ INSTALLED_APPS = [
     *[app for app in os.environ.get("EXTRA_APPS", "").split(",") if app],
 ]
 USE_TZ = True
+# Enough for django.contrib.admin when a check scenario adds it (EXTRA_APPS).
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
