@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import marshmallow as ma
 from environs import Env, EnvValidationError
@@ -112,7 +112,9 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
     try:
         env.seal()
     except EnvValidationError as error:
-        for variable, messages in error.error_messages.items():
+        # Every field above was read by name, so environs reports {variable: [messages]}.
+        by_variable = cast("Mapping[str, list[str]]", error.error_messages)
+        for variable, messages in by_variable.items():
             problems[variable].extend(messages)
     if problems:
         raise ConfigError(problems) from None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import SplitResult, parse_qs, quote, unquote, urlsplit
 
@@ -136,7 +136,7 @@ def _userinfo_end(template: str) -> int:
     return template.rfind("@", start, end)
 
 
-def _close_matches(word: str, candidates: list[str], n: int, cutoff: float) -> list[str]:
+def _close_matches(word: str, candidates: Sequence[str], n: int, cutoff: float) -> list[str]:
     import difflib  # only on error paths: it is slow to import
 
     return difflib.get_close_matches(word, candidates, n=n, cutoff=cutoff)
