@@ -16,6 +16,18 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
+class _Tee(io.TextIOBase):
+    """Prints as it goes and keeps a copy for the results file."""
+
+    def __init__(self) -> None:
+        self.buffer = io.StringIO()
+
+    def write(self, text: str) -> int:
+        sys.__stdout__.write(text)
+        sys.__stdout__.flush()
+        return self.buffer.write(text)
+
+
 def main(argv: list[str]) -> int:
     sys.path.insert(0, str(HERE))
     sys.path.insert(0, str(HERE.parent))
@@ -26,17 +38,10 @@ def main(argv: list[str]) -> int:
     for name in names:
         print(f"== {name}", flush=True)
         module = importlib.import_module(f"bench_{name}")
-        buffer = io.StringIO()
-
-        class Tee(io.TextIOBase):
-            def write(self, text: str) -> int:
-                sys.__stdout__.write(text)
-                sys.__stdout__.flush()
-                return buffer.write(text)
-
-        with contextlib.redirect_stdout(Tee()):
+        tee = _Tee()
+        with contextlib.redirect_stdout(tee):
             status |= int(module.main() or 0)
-        (results / f"{name}.txt").write_text(buffer.getvalue())
+        (results / f"{name}.txt").write_text(tee.buffer.getvalue())
     return status
 
 
