@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test test-django42 bench postgres clean
+.PHONY: install demo test test-django42 lint bench postgres clean
 
 install: $(VENV)/.installed
 
@@ -33,6 +33,12 @@ test-django42: .venv-django42/.installed
 	.venv-django42/bin/pip install --quiet --upgrade pip
 	.venv-django42/bin/pip install --quiet -e ".[test,postgres]" "django>=4.2,<5.0"
 	touch $@
+
+## Static checks: ruff (lint) and mypy (types of src/djcfg_env).
+lint: install
+	$(BIN)/pip install --quiet -e ".[lint]"
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 ## Benchmarks: ratios against baselines measured in the same run.
 bench: install
