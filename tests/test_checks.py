@@ -1,8 +1,8 @@
 """System checks djcfg_env.E001-E003 and W001-W003, through ``manage.py check``.
 
-Each scenario runs tests/check_projects/manage.py (the router test project plus
-the apps named in EXTRA_APPS) in a subprocess, with routes from the
-environment, and asserts the exact ids, messages, hints and exit code. The
+Each scenario runs tests/check_projects/manage.py (the seed project in
+tests/seed_project plus the apps named in EXTRA_APPS) in a subprocess, with
+routes from the environment, and asserts the exact ids, messages, hints and exit code. The
 URLs point at PostgreSQL with a distinctive password that must never be
 printed; ``check`` does not connect, so no server is needed.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run
-from tests.router_project.harness import CHECK_PROJECT
+from tests.seed_project.harness import CHECK_PROJECT
 
 PASSWORD = "Zebra-Check-Secret-7781"
 _ID = re.compile(r"\((djcfg_env\.[EW]\d{3})\)")
@@ -184,8 +184,9 @@ def test_w003_managed_models_on_a_read_only_alias() -> None:
     assert (code, ids) == (0, ["djcfg_env.W003"])
     assert (
         "shop: (djcfg_env.W003) The app 'shop' is routed to the read-only alias 'analytics' "
-        "(DB_ROUTE_SHOP) but has managed models (shop.Order, shop.Product): migrations never "
-        "run on a read-only alias, so Django will never create or change their tables."
+        "(DB_ROUTE_SHOP) but has managed models (shop.Customer, shop.Order, shop.Promotion and 1 "
+        "more): migrations never run on a read-only alias, so Django will never create or change "
+        "their tables."
     ) in lines(output)
     assert (
         "HINT: Set managed = False in the Meta of those models if their tables are created "

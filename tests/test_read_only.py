@@ -1,6 +1,6 @@
 """Writes routed to a read-only alias are refused before any SQL is sent.
 
-Runs tests/router_project/probe.py (scenario ``read_only``) on SQLite files and
+Runs tests/seed_project/probe.py (scenario ``read_only``) on SQLite files and
 on real PostgreSQL: every write path is attempted against ``analytics`` (an
 alias with ``?read_only=true``) while a recorder on every connection logs each
 statement actually sent; then the table is read back directly.
@@ -12,13 +12,12 @@ import json
 import pickle
 
 import pytest
-
 from django.conf import settings
 from django.test import override_settings
 
 from djcfg_env import readonly
 from djcfg_env.readonly import ReadOnlyDatabaseError
-from tests.router_project.harness import Databases, databases  # noqa: F401 - fixture
+from tests.seed_project.harness import Seed, databases  # noqa: F401 - fixture
 
 _REFUSAL = (
     "on the database alias 'analytics': that alias is read-only (read_only=true in "
@@ -27,26 +26,26 @@ _REFUSAL = (
     "accept writes."
 )
 _EXPECTED = {
-    "save": "Refused to save analytics.Event ",
-    "create": "Refused to save analytics.Event ",
-    "save_existing": "Refused to save analytics.Event ",
-    "instance_delete": "Refused to delete analytics.Event ",
-    "queryset_update": "Refused to update analytics.Event ",
-    "queryset_delete": "Refused to delete analytics.Event ",
-    "bulk_create": "Refused to bulk_create analytics.Event ",
-    "bulk_update": "Refused to bulk_update analytics.Event ",
-    "get_or_create": "Refused to get_or_create analytics.Event ",
-    "update_or_create": "Refused to update_or_create analytics.Event ",
+    "save": "Refused to save analytics.PageView ",
+    "create": "Refused to save analytics.PageView ",
+    "save_existing": "Refused to save analytics.PageView ",
+    "instance_delete": "Refused to delete analytics.PageView ",
+    "queryset_update": "Refused to update analytics.PageView ",
+    "queryset_delete": "Refused to delete analytics.PageView ",
+    "bulk_create": "Refused to bulk_create analytics.PageView ",
+    "bulk_update": "Refused to bulk_update analytics.PageView ",
+    "get_or_create": "Refused to get_or_create analytics.PageView ",
+    "update_or_create": "Refused to update_or_create analytics.PageView ",
     "explicit_using": "Refused to save blog.Post ",
-    "async_create": "Refused to save analytics.Event ",
-    "raw_insert": "Refused to run an INSERT statement for analytics.Event ",
-    "raw_delete": "Refused to run a DELETE statement for analytics.Event ",
+    "async_create": "Refused to save analytics.PageView ",
+    "raw_insert": "Refused to run an INSERT statement for analytics.PageView ",
+    "raw_delete": "Refused to run a DELETE statement for analytics.PageView ",
 }
 
 
-def test_every_write_is_refused_before_any_sql(databases: Databases) -> None:
-    databases.migrate_writable()
-    databases.seed_analytics()
+def test_every_write_is_refused_before_any_sql(databases: Seed) -> None:
+    databases.migrate()
+    databases.execute("analytics", "INSERT INTO analytics_pageview (path) VALUES ('seed')")
     result = databases.probe("read_only")
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
@@ -58,24 +57,24 @@ def test_every_write_is_refused_before_any_sql(databases: Databases) -> None:
         assert attempt["sent"] == [], f"{attempt['op']} sent SQL: {attempt['sent']}"
     assert set(seen) == set(_EXPECTED)
     # Reads still work, and go to the read-only alias.
-    assert out["reads"] == {"count": 1, "names": ["seed"], "sent_to": ["analytics"]}
+    assert out["reads"] == {"count": 1, "paths": ["seed"], "sent_to": ["analytics"]}
     # Writes to the writable aliases are not affected.
     assert out["posts"] == 1
     # The table is untouched, read directly.
-    assert databases.sql("analytics", "SELECT id, name, user_id FROM analytics_event") == [
+    assert databases.rows("analytics", "SELECT id, path, user_id FROM analytics_pageview") == [
         (1, "seed", None)
     ]
-    if databases.backend == "postgres":
+    if databases.backend == "postgresql":
         # The session is read-only on the server as well, below Django.
         assert out["session_read_only"] == "on"
         assert out["server_refusal"] == "ReadOnlySqlTransaction"
 
 
 def test_the_error_pickles_and_names_no_url() -> None:
-    error = ReadOnlyDatabaseError("save", "analytics.Event", "analytics")
+    error = ReadOnlyDatabaseError("save", "analytics.PageView", "analytics")
     copy = pickle.loads(pickle.dumps(error))
     assert str(copy) == str(error)
-    assert (copy.operation, copy.model, copy.alias) == ("save", "analytics.Event", "analytics")
+    assert (copy.operation, copy.model, copy.alias) == ("save", "analytics.PageView", "analytics")
     assert "://" not in str(error)
 
 

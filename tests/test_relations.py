@@ -10,7 +10,6 @@ databases per backend.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 

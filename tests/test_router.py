@@ -1,9 +1,9 @@
 """AppDatabaseRouter: reads, writes, allow_migrate and allow_relation.
 
 In-process tests drive a router built from overridden settings (the in-memory
-pytest settings have no routes); end-to-end tests run the seed-like project
-in tests/router_project on SQLite files and on real PostgreSQL databases and
-look at each database directly.
+pytest settings have no routes); end-to-end tests run the seed project in
+tests/seed_project on SQLite files and on real PostgreSQL databases and look at
+each database directly.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from django.test import override_settings
 
 from djcfg_env import readonly
 from djcfg_env.router import AppDatabaseRouter
-from tests.router_project.harness import Databases, databases  # noqa: F401 - fixture
+from tests.seed_project.harness import Seed, databases  # noqa: F401 - fixture
 
 _DATABASES = {alias: {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
               for alias in ("default", "users_db", "replica")}
@@ -134,17 +134,17 @@ def test_repr_names_routes_and_read_only_aliases(make_router) -> None:
     assert repr(router) == "<AppDatabaseRouter routes=[auth->users_db] read_only=[replica]>"
 
 
-def test_routing_end_to_end(databases: Databases) -> None:
-    databases.migrate_writable()
-    databases.seed_analytics()
+def test_routing_end_to_end(databases: Seed) -> None:
+    databases.migrate()
+    databases.execute("analytics", "INSERT INTO analytics_pageview (path) VALUES ('seed')")
     result = databases.probe("routing")
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert out["author"] == "ada"
     assert out["titles"] == ["Hello"]
     assert out["comments"] == ["First"]
-    assert out["events"] == ["seed"]
-    assert out["products"] == ["Book"]
+    assert out["views"] == ["seed"]
+    assert out["orders"] == ["12.00"]
     assert out["post_db"] == "blog_db"
     assert out["user_db"] == "default"
     assert out["hint_ignored"] == "blog_db"
@@ -157,30 +157,33 @@ def test_routing_end_to_end(databases: Databases) -> None:
     assert out["tables"] == {
         "default": ["auth_user"],
         "blog_db": ["blog_comment", "blog_post"],
-        "shop_db": ["shop_product"],
-        "analytics": ["analytics_event"],
+        "shop_db": ["shop_order"],
+        "analytics": ["analytics_pageview"],
     }
     # And the rows are in the right databases, looked at directly.
-    (user_id,) = databases.sql("default", "SELECT id FROM auth_user WHERE username = 'ada'")[0]
-    assert databases.sql("blog_db", "SELECT title, author_id FROM blog_post") == [("Hello", user_id)]
-    assert databases.sql("blog_db", "SELECT body FROM blog_comment") == [("First",)]
-    assert databases.sql("shop_db", "SELECT name, price FROM shop_product") == [("Book", 12)]
-    assert databases.sql("analytics", "SELECT name FROM analytics_event") == [("seed",)]
+    (user_id,) = databases.rows("default", "SELECT id FROM auth_user WHERE username = 'ada'")[0]
+    assert databases.rows("blog_db", "SELECT title, author_id FROM blog_post") == [("Hello", user_id)]
+    assert databases.rows("blog_db", "SELECT body, author_id FROM blog_comment") == [("First", user_id)]
+    assert databases.rows("shop_db", "SELECT placed_by_id, total FROM shop_order") == [(user_id, 12)]
+    assert databases.rows("analytics", "SELECT path FROM analytics_pageview") == [("seed",)]
 
 
-def test_migrate_per_alias_creates_only_that_aliases_tables(databases: Databases) -> None:
-    databases.migrate_writable()
+def test_migrate_per_alias_creates_only_that_aliases_tables(databases: Seed) -> None:
+    databases.migrate()
     default = databases.tables("default")
     assert {"auth_user", "auth_group", "auth_permission", "django_content_type"} <= default
     assert not {name for name in default if name.startswith(("blog_", "shop_", "analytics_"))}
     assert databases.tables("blog_db") == {"django_migrations", "blog_post", "blog_comment"}
-    assert databases.tables("shop_db") == {"django_migrations", "shop_product", "shop_order"}
+    assert databases.tables("shop_db") == {
+        "django_migrations", "shop_customer", "shop_order", "shop_wishlist", "shop_promotion"
+    }
     # contenttypes/auth post_migrate steps ran on default only.
-    assert databases.sql("default", "SELECT count(*) FROM django_content_type")[0][0] > 0
-    assert databases.sql("blog_db", "SELECT count(*) FROM django_migrations WHERE app = 'blog'") == [(1,)]
+    assert databases.rows("default", "SELECT count(*) FROM django_content_type")[0][0] > 0
+    assert databases.rows("blog_db", "SELECT count(*) FROM django_migrations WHERE app = 'blog'") == [(1,)]
+    assert databases.rows("shop_db", "SELECT count(*) FROM django_migrations WHERE app = 'shop'") == [(1,)]
 
 
-def test_migrate_on_the_read_only_alias_is_refused(databases: Databases) -> None:
+def test_migrate_on_the_read_only_alias_is_refused(databases: Seed) -> None:
     result = databases.manage("migrate", "--database", "analytics", "-v0")
     assert result.returncode == 1
     assert (

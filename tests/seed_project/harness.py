@@ -1,11 +1,24 @@
 """Run the seed project against real databases and look at their rows directly.
 
-A :class:`Seed` is one set of databases (PostgreSQL, or SQLite files) for the
-seed project's four aliases, with the environment that points the project at
-them. Tests drive the project through ``manage.py`` subprocesses (``migrate``,
-``shell -c``) exactly as a user would, and check every database with
-psycopg/sqlite3, never through Django, so a row in the wrong database cannot
-hide.
+One test project serves every test that needs the seed guide's layout: the
+router, read-only and check tests as well as the relations, join-guard and
+walkthrough tests. A :class:`Seed` is one set of databases (PostgreSQL, or
+SQLite files) for the seed project's four aliases -- ``default`` (auth,
+contenttypes), ``blog_db`` (blog), ``shop_db`` (shop) and ``analytics``,
+read-only, whose unmanaged table another system fills (made here by hand) --
+with the environment that points the project at them.
+
+Tests drive the project through ``manage.py`` subprocesses (``migrate``,
+``shell -c``, ``check``) or ``probe.py`` exactly as a user would, and check
+every database with psycopg/sqlite3, never through Django, so a row in the
+wrong database cannot hide.
+
+Two ways to get a :class:`Seed`:
+
+* :func:`make_seed`, a generator for a (module-scoped) fixture: migrated, with
+  the analytics table, shared by tests that each make their own rows;
+* the :func:`databases` fixture: fresh and unmigrated per test, for tests that
+  assert what ``migrate`` itself does.
 """
 
 from __future__ import annotations
@@ -20,10 +33,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests import pg
 from tests.conftest import run
 
 SEED_DIR = Path(__file__).resolve().parent
+#: The seed project plus apps that each make one system check fire (EXTRA_APPS).
+CHECK_PROJECT = SEED_DIR.parent / "check_projects"
 #: alias -> (the URL variable, query string added to the URL)
 ALIASES = {
     "default": ("DATABASE_URL", ""),
@@ -31,6 +48,8 @@ ALIASES = {
     "shop_db": ("DATABASE_URL_SHOP_DB", ""),
     "analytics": ("DATABASE_URL_ANALYTICS", "read_only=true"),
 }
+#: The aliases ``migrate --database`` runs on (analytics is read-only).
+WRITABLE = ("default", "blog_db", "shop_db")
 ROUTES = {"DB_ROUTE_BLOG": "blog_db", "DB_ROUTE_SHOP": "shop_db", "DB_ROUTE_ANALYTICS": "analytics"}
 #: The analytics app is unmanaged (another system fills it): its table is made by hand.
 ANALYTICS_TABLE = {
@@ -67,29 +86,37 @@ class Seed:
             return result
 
     def execute(self, alias: str, sql: str) -> None:
+        """Run a statement that returns nothing (DDL, INSERT) on ``alias`` directly."""
         self.rows(alias, sql)
 
     def tables(self, alias: str) -> set[str]:
-        """The tables that exist in ``alias``'s database."""
+        """The tables that exist in ``alias``'s database (not SQLite's own ``sqlite_sequence``)."""
         if self.backend == "postgresql":
             sql = "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
         else:
-            sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
+            sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'sqlite_sequence'"
         return {str(row[0]) for row in self.rows(alias, sql)}
 
     def count(self, alias: str, table: str, where: str = "", params: Sequence[Any] = ()) -> int:
+        """``SELECT count(*)`` of ``table`` in ``alias``'s database, optionally ``WHERE where``."""
         sql = f"SELECT count(*) FROM {table}" + (f" WHERE {where}" if where else "")
         return int(self.rows(alias, sql, params)[0][0])
 
     # -- the project, as a user runs it -------------------------------------
     def manage(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """``python manage.py <args>`` in the seed project, with this seed's environment."""
         return run(["python", "manage.py", *args], env={**self.env, **(env or {})}, cwd=SEED_DIR)
+
+    def probe(self, scenario: str) -> subprocess.CompletedProcess[str]:
+        """``python probe.py <scenario>``: prints one JSON object (see probe.py)."""
+        return run(["python", "probe.py", scenario], env=self.env, cwd=SEED_DIR)
 
     def shell(self, code: str, *, check: bool = True) -> Any:
         """Run ``code`` in ``manage.py shell -c``; return what it passed to ``result(...)``.
 
         The code gets a ``result(value)`` function that prints ``value`` as JSON
         on a marked line; a failure (non-zero exit) raises with the output.
+        With ``check=False`` the completed process is returned instead.
         """
         prelude = (
             "import json as _json\n"
@@ -109,7 +136,7 @@ class Seed:
 
     def migrate(self) -> None:
         """``migrate --database`` for each writable alias, and the analytics table by hand."""
-        for alias in ("default", "blog_db", "shop_db"):
+        for alias in WRITABLE:
             done = self.manage("migrate", "--database", alias, "--no-input", "-v", "0")
             if done.returncode != 0:
                 raise AssertionError(f"migrate --database {alias} failed:\n{done.stdout}\n{done.stderr}")
@@ -131,7 +158,7 @@ def postgres_seed(databases: pg.PostgresDatabases) -> Seed:
 
 
 def sqlite_seed(directory: Path) -> Seed:
-    """Four SQLite files in ``directory``."""
+    """Four empty SQLite files in ``directory``."""
     names = {alias: str(directory / f"{alias}.sqlite3") for alias in ALIASES}
     for path in names.values():
         sqlite3.connect(path).close()
@@ -153,3 +180,12 @@ def make_seed(backend: str, tmp_dir: Path) -> Iterator[Seed]:
         seed = sqlite_seed(tmp_dir)
         seed.migrate()
         yield seed
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def databases(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Seed]:
+    """A fresh, unmigrated seed for one test: on SQLite files, then on real PostgreSQL."""
+    if request.param == "postgresql":
+        yield postgres_seed(request.getfixturevalue("postgres"))
+    else:
+        yield sqlite_seed(tmp_path)

@@ -6,7 +6,13 @@ Run it with, for example::
     DATABASE_URL_SHOP_DB=postgres://.../shop
     DATABASE_URL_ANALYTICS=postgres://.../analytics?read_only=true
     DB_ROUTE_BLOG=blog_db DB_ROUTE_SHOP=shop_db DB_ROUTE_ANALYTICS=analytics
+
+``EXTRA_APPS`` (comma-separated app modules) adds apps after the seed's own:
+tests/check_projects uses it to add the apps that make one system check fire,
+and ``django.contrib.admin`` (which is why TEMPLATES and MIDDLEWARE are here).
 """
+
+import os
 
 from djcfg_env.settings import *  # noqa: F403
 
@@ -17,6 +23,26 @@ INSTALLED_APPS = [
     "blog",
     "shop",
     "analytics",
+    *[app for app in os.environ.get("EXTRA_APPS", "").split(",") if app],
 ]
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Enough for django.contrib.admin's system checks when EXTRA_APPS adds it.
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]

@@ -1,8 +1,9 @@
-"""Scenarios the router tests run in a subprocess: ``python probe.py <scenario>``.
+"""Scenarios the router and read-only tests run in a subprocess: ``python probe.py <scenario>``.
 
 Each prints one JSON object on stdout. Every connection records the SQL it
 actually sends (a recorder added innermost, after djcfg-env's own wrappers),
 so a test can assert which alias got which statement, or that none was sent.
+Run from this directory with the seed project's environment (see harness.py).
 """
 
 from __future__ import annotations
@@ -11,24 +12,29 @@ import asyncio
 import json
 import os
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "routerproj.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "seedsite.settings")
 
 import django  # noqa: E402
 
 django.setup()
 
+from analytics.models import PageView  # noqa: E402
+from blog.models import Comment, Post  # noqa: E402
 from django.contrib.auth.models import User  # noqa: E402
 from django.db import connections, router  # noqa: E402
-
-from analytics.models import Event  # noqa: E402
-from blog.models import Comment, Post  # noqa: E402
-from shop.models import Product  # noqa: E402
+from shop.models import Order  # noqa: E402
 
 SENT: list[tuple[str, str]] = []
+#: Every table of the seed project's models, to report which ones each alias was sent.
+TABLES = (
+    "auth_user", "blog_post", "blog_comment", "shop_customer", "shop_order", "shop_wishlist",
+    "shop_promotion", "analytics_pageview",
+)
 
 
 def _recorder(alias: str) -> Any:
@@ -48,23 +54,23 @@ def _record_all() -> None:
 
 
 def _tables(alias: str) -> list[str]:
-    names = ("auth_user", "blog_post", "blog_comment", "shop_product", "analytics_event")
-    return sorted({name for a, sql in SENT if a == alias for name in names if name in sql})
+    return sorted({name for a, sql in SENT if a == alias for name in TABLES if name in sql})
 
 
 def routing() -> dict[str, Any]:
+    """Rows written through the ORM, then read back: which alias each read went to."""
     _record_all()
     user = User.objects.create(username="ada")
     post = Post.objects.create(author=user, title="Hello")
-    Comment.objects.create(post=post, body="First")
-    Product.objects.create(name="Book", price=12)
+    Comment.objects.create(post=post, author=user, body="First")
+    Order.objects.create(placed_by=user, total=Decimal("12"))
     SENT.clear()
     fresh = Post.objects.get(pk=post.pk)
     author = fresh.author.username
     titles = [p.title for p in User.objects.get(pk=user.pk).blog_posts.all()]
     comments = [c.body for c in fresh.comments.all()]
-    events = list(Event.objects.values_list("name", flat=True))
-    products = list(Product.objects.values_list("name", flat=True))
+    views = list(PageView.objects.values_list("path", flat=True))
+    orders = [str(total) for total in Order.objects.values_list("total", flat=True)]
     unknown = User(username="ghost")
     unknown._state.db = "nowhere"
     try:
@@ -76,8 +82,8 @@ def routing() -> dict[str, Any]:
         "author": author,
         "titles": titles,
         "comments": comments,
-        "events": events,
-        "products": products,
+        "views": views,
+        "orders": orders,
         "post_db": post._state.db,
         "user_db": user._state.db,
         "hint_ignored": router.db_for_read(Post, instance=user),
@@ -98,37 +104,38 @@ def _attempt(name: str, action: Any) -> dict[str, Any]:
 
 
 def read_only() -> dict[str, Any]:
+    """Every write path against the read-only alias, then reads, then writes elsewhere."""
     _record_all()
-    existing = Event.objects.get(pk=1)
+    existing = PageView.objects.get(pk=1)
     SENT.clear()
 
     def save_existing() -> None:
-        existing.name = "changed"
+        existing.path = "changed"
         existing.save()
 
     operations = {
-        "save": lambda: Event(name="new").save(),
-        "create": lambda: Event.objects.create(name="new"),
+        "save": lambda: PageView(path="new").save(),
+        "create": lambda: PageView.objects.create(path="new"),
         "save_existing": save_existing,
         "instance_delete": lambda: existing.delete(),
-        "queryset_update": lambda: Event.objects.filter(pk=1).update(name="z"),
-        "queryset_delete": lambda: Event.objects.all().delete(),
-        "bulk_create": lambda: Event.objects.bulk_create([Event(name="b")]),
-        "bulk_update": lambda: Event.objects.bulk_update([existing], ["name"]),
-        "get_or_create": lambda: Event.objects.get_or_create(name="seed"),
-        "update_or_create": lambda: Event.objects.update_or_create(name="seed", defaults={"user_id": 3}),
+        "queryset_update": lambda: PageView.objects.filter(pk=1).update(path="z"),
+        "queryset_delete": lambda: PageView.objects.all().delete(),
+        "bulk_create": lambda: PageView.objects.bulk_create([PageView(path="b")]),
+        "bulk_update": lambda: PageView.objects.bulk_update([existing], ["path"]),
+        "get_or_create": lambda: PageView.objects.get_or_create(path="seed"),
+        "update_or_create": lambda: PageView.objects.update_or_create(path="seed", defaults={"user_id": 3}),
         "explicit_using": lambda: Post.objects.using("analytics").create(author_id=1, title="t"),
-        "async_create": lambda: asyncio.run(Event.objects.acreate(name="a")),
+        "async_create": lambda: asyncio.run(PageView.objects.acreate(path="a")),
         "raw_insert": lambda: connections["analytics"].cursor().execute(
-            "INSERT INTO analytics_event (name) VALUES ('raw')"
+            "INSERT INTO analytics_pageview (path) VALUES ('raw')"
         ),
-        "raw_delete": lambda: connections["analytics"].cursor().execute("DELETE FROM analytics_event"),
+        "raw_delete": lambda: connections["analytics"].cursor().execute("DELETE FROM analytics_pageview"),
     }
     results = [_attempt(name, action) for name, action in operations.items()]
     SENT.clear()
     reads = {
-        "count": Event.objects.count(),
-        "names": list(Event.objects.values_list("name", flat=True)),
+        "count": PageView.objects.count(),
+        "paths": list(PageView.objects.values_list("path", flat=True)),
         "sent_to": sorted({alias for alias, _ in SENT}),
     }
     # Writes elsewhere still work while the guard is on.
@@ -144,7 +151,7 @@ def read_only() -> dict[str, Any]:
         # Below Django: the server itself refuses the write.
         try:
             with connection.connection.cursor() as raw:
-                raw.execute("INSERT INTO analytics_event (name) VALUES ('bypass')")
+                raw.execute("INSERT INTO analytics_pageview (path) VALUES ('bypass')")
             server = None
         except Exception as error:  # noqa: BLE001
             server = type(error).__name__
