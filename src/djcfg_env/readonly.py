@@ -15,7 +15,11 @@ Writes to it are refused at two levels:
    else that reaches the connection without passing through (1).
 
 On PostgreSQL the session itself is read-only too
-(``default_transaction_read_only=on``, set by :func:`djcfg_env.load`).
+(``default_transaction_read_only=on``, set by :func:`djcfg_env.load`); on
+SQLite each connection of a read-only alias gets ``PRAGMA query_only = ON``
+when it opens, so a write the SQL guard cannot recognise (a ``PRAGMA x = y``,
+``VACUUM``, a statement hidden behind something unusual) is refused by SQLite
+itself.
 
 :func:`install` is idempotent and is called by ``AppDatabaseRouter()`` (and may
 be called from ``AppConfig.ready()``); with no read-only alias, the checks in
@@ -48,10 +52,21 @@ F = TypeVar("F", bound=Callable[..., Any])
 _read_only: frozenset[str] = frozenset()
 _patched = False
 
+#: Leading whitespace and comments (``/* ... */`` and ``-- ...`` lines) before a statement.
+_LEADING = r"(?:\s|/\*.*?\*/|--[^\n]*(?:\n|\Z))*"
 _WRITE_SQL = re.compile(
-    r"\s*(?:/\*.*?\*/\s*)*(INSERT|UPDATE|DELETE|REPLACE|MERGE|UPSERT|CREATE|ALTER|DROP|"
-    r"TRUNCATE|GRANT|REVOKE|RENAME|COMMENT\s+ON)\b",
+    _LEADING + r"(INSERT|UPDATE|DELETE|REPLACE|MERGE|UPSERT|CREATE|ALTER|DROP|"
+    r"TRUNCATE|GRANT|REVOKE|RENAME|COMMENT\s+ON|VACUUM|REINDEX|CLUSTER|REFRESH|CALL|LOCK|"
+    r"ATTACH|DETACH)\b",
     re.IGNORECASE | re.DOTALL,
+)
+#: ``WITH ...`` whose main statement, or one of whose CTEs, writes:
+#: ``WITH x AS (...) DELETE FROM t`` or ``WITH d AS (DELETE FROM t RETURNING *) SELECT ...``.
+_WITH_SQL = re.compile(_LEADING + r"WITH\b", re.IGNORECASE | re.DOTALL)
+_WITH_WRITE = re.compile(
+    r"\)\s*(INSERT|UPDATE|DELETE|REPLACE|MERGE)\b"
+    r"|\bAS\s+(?:NOT\s+)?(?:MATERIALIZED\s+)?\(\s*(INSERT|UPDATE|DELETE|MERGE)\b",
+    re.IGNORECASE,
 )
 _TABLE = re.compile(
     r"\b(?:INTO|UPDATE|FROM|TABLE|ON)\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?[\"`\[]?([\w.]+)",
@@ -188,11 +203,14 @@ def _sql_guard(
     alias = context["connection"].alias
     if alias in _read_only and isinstance(sql, str):
         match = _WRITE_SQL.match(sql)
+        if match is None and _WITH_SQL.match(sql):
+            match = _WITH_WRITE.search(sql)
         if match:
-            table = _TABLE.search(sql, match.start(1))
+            group = 1 if match.group(1) else 2
+            table = _TABLE.search(sql, match.start(group))
             name = table.group(1).strip("\"`[]").lower() if table else None
             label = _table_models().get(name, name) if name else None
-            verb = " ".join(match.group(1).upper().split())
+            verb = " ".join(match.group(group).upper().split())
             article = "an" if verb[0] in "AEIOU" else "a"
             operation = f"run {article} {verb} statement" + (" for" if label else "")
             raise ReadOnlyDatabaseError(operation, label, alias)
@@ -204,8 +222,22 @@ def _add_sql_guard(connection: Any) -> None:
         connection.execute_wrappers.append(_sql_guard)
 
 
+def _make_sqlite_read_only(connection: Any) -> None:
+    """``PRAGMA query_only = ON`` on an open SQLite connection of a read-only alias.
+
+    SQLite's own counterpart of PostgreSQL's ``default_transaction_read_only``:
+    sent on the driver connection (not through Django's cursor, so no wrapper
+    sees it), it makes SQLite refuse every write on that connection.
+    """
+    if connection.alias in _read_only and connection.vendor == "sqlite":
+        raw = connection.connection
+        if raw is not None:
+            raw.execute("PRAGMA query_only = ON")
+
+
 def _on_connection_created(sender: Any, connection: Any, **kwargs: Any) -> None:
     _add_sql_guard(connection)
+    _make_sqlite_read_only(connection)
 
 
 def install(aliases: Iterable[str]) -> None:
@@ -232,6 +264,7 @@ def install(aliases: Iterable[str]) -> None:
             connection = connections[alias]
             if connection.connection is not None:
                 _add_sql_guard(connection)
+                _make_sqlite_read_only(connection)
 
 
 def install_from_settings() -> None:

@@ -92,15 +92,18 @@ class AliasResult:
 
 
 class Scrubber:
-    """Replaces every configured secret in a text by ``***``.
+    """Replaces every configured secret in a text by ``***``: passwords, secret options, SECRET_KEY.
 
     Drivers put the host and user in their messages, not the password; this is
     the belt to that pair of braces, applied to every error text we print,
     including a password that appears URL-encoded.
     """
 
-    def __init__(self, databases: Mapping[str, Mapping[str, Any]]) -> None:
-        secrets: set[str] = set()
+    def __init__(
+        self, databases: Mapping[str, Mapping[str, Any]], others: Iterable[str | None] = ()
+    ) -> None:
+        """``others``: more secrets to mask, e.g. ``settings.SECRET_KEY``."""
+        secrets: set[str] = {str(other) for other in others if other}
         for config in databases.values():
             password = config.get("PASSWORD")
             if password:

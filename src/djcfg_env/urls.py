@@ -180,6 +180,8 @@ def parse_url(url: str) -> tuple[dict[str, Any], dict[str, list[str]]]:
             f"uses a scheme dj-database-url does not know{hint}; use one of: "
             f"{', '.join(known)}."
         )
+    if "\x00" in url:
+        raise UrlError(_NUL_MESSAGE.format(where="the URL"))
     if url == _SQLITE_MEMORY:
         # dj-database-url's special case: ':memory:' is not a host and a port.
         return _parsed(url), {}
@@ -199,6 +201,7 @@ def parse_url(url: str) -> tuple[dict[str, Any], dict[str, list[str]]]:
             f"for an in-memory database."
         )
     config = _parsed(url)
+    _reject_nul(config)
     _keep_socket_path_case(config, split.netloc)
     raw = parse_qs(split.query, keep_blank_values=True)
     reserved = {name: raw[name] for name in RESERVED_PARAMETERS if name in raw}
@@ -212,6 +215,24 @@ def parse_url(url: str) -> tuple[dict[str, Any], dict[str, list[str]]]:
             f"{scheme}://user:password@host:5432/mydb."
         )
     return config, reserved
+
+
+_NUL_MESSAGE = (
+    "has a NUL character (%00) in {where}; remove it. Drivers are C libraries that end a "
+    "value at the first NUL, so everything after it (the rest of the password, the host, "
+    "the port) would be silently dropped and the connection could go to another server."
+)
+_PARTS = {"USER": "the user name", "PASSWORD": "the password", "HOST": "the host", "NAME": "the database name"}
+
+
+def _reject_nul(config: Mapping[str, Any]) -> None:
+    """Refuse a percent-encoded NUL (``%00``) in any part; the message names the part only."""
+    for key, where in _PARTS.items():
+        if "\x00" in str(config.get(key) or ""):
+            raise UrlError(_NUL_MESSAGE.format(where=where))
+    for key, value in (config.get("OPTIONS") or {}).items():
+        if "\x00" in str(key) or "\x00" in str(value):
+            raise UrlError(_NUL_MESSAGE.format(where="a query parameter"))
 
 
 def _split(url: str) -> SplitResult:

@@ -170,7 +170,8 @@ class Command(BaseCommand):
         started = time.monotonic()
         self.verbosity: int = options["verbosity"]
         self.interactive: bool = options["interactive"]
-        self.scrub = Scrubber(settings.DATABASES)
+        # A migration's error may quote anything, SECRET_KEY included.
+        self.scrub = Scrubber(settings.DATABASES, [getattr(settings, "SECRET_KEY", None)])
         try:
             selected = select_aliases(options["databases"])
             # The migration files and their graph, read once for every alias.
