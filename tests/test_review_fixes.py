@@ -189,3 +189,46 @@ def test_migrate_all_scrubs_secret_key_from_a_failed_migration(tmp_path: Path) -
     assert "in boom.0001_initial: RuntimeError: could not sign with *** for" in done.stdout
     assert "  failed: default in boom.0001_initial" in done.stdout
     assert_absent(done, SECRET_KEY)
+
+
+# -- an in-memory SQLite URL with parameters --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "engine"),
+    [
+        ("sqlite://:memory:?read_only=true&conn_max_age=5", "django.db.backends.sqlite3"),
+        ("spatialite://:memory:?read_only=true&conn_max_age=5", "django.contrib.gis.db.backends.spatialite"),
+    ],
+)
+def test_in_memory_sqlite_url_takes_parameters(url: str, engine: str) -> None:
+    # Was: "cannot be read as a URL; check the port ..." for a URL with no port at all.
+    settings = load({"DATABASE_URL": "sqlite:///x.db", "DATABASE_URL_CACHE": url, "SECRET_KEY": "k"})
+    cache = settings.DATABASES["cache"]
+    assert (cache["ENGINE"], cache["NAME"], cache["CONN_MAX_AGE"]) == (engine, ":memory:", 5)
+    assert settings.read_only_aliases == frozenset({"cache"})
+
+
+# -- migrate_all --app for an app nothing in the run migrates -------------------------------
+
+
+def test_migrate_all_app_on_a_read_only_alias_says_why_nothing_ran(sqlite_project: Review) -> None:
+    done = sqlite_project.manage("migrate_all", "--app", "reports")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (
+        "--app reports: nothing to migrate: the app is routed to the read-only alias 'replica', "
+        "and migrate_all never migrates a read-only alias"
+    ) in done.stdout
+    assert "[replica] skipped: read-only" in done.stdout
+
+    left_out = sqlite_project.manage("migrate_all", "--app", "notes", "--database", "default")
+    assert left_out.returncode == 0, left_out.stdout + left_out.stderr
+    assert (
+        "--app notes: nothing to migrate: the app is routed to 'notes_db', which this run does "
+        "not include (see --database)"
+    ) in left_out.stdout
+
+    normal = sqlite_project.manage("migrate_all", "--app", "notes")
+    assert normal.returncode == 0, normal.stdout + normal.stderr
+    assert "--app notes:" not in normal.stdout
+    assert "[notes_db] done: up to date" in normal.stdout

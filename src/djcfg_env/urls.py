@@ -185,6 +185,13 @@ def parse_url(url: str) -> tuple[dict[str, Any], dict[str, list[str]]]:
     if url == _SQLITE_MEMORY:
         # dj-database-url's special case: ':memory:' is not a host and a port.
         return _parsed(url), {}
+    if scheme in _SQLITE_SCHEMES and url[len(scheme) + 3 :].partition("?")[0] == ":memory:":
+        # The same in-memory database with parameters (sqlite://:memory:?read_only=true),
+        # or spatialite://:memory:: what 'sqlite://' + the rest gives.
+        url = url[: len(scheme) + 3] + url[len(scheme) + 3 + len(":memory:") :]
+        in_memory = True
+    else:
+        in_memory = False
     if "#" in url:
         # dj-database-url would drop everything after '#' without a word; it is
         # almost always an unencoded '#' in a password or a file name.
@@ -201,6 +208,8 @@ def parse_url(url: str) -> tuple[dict[str, Any], dict[str, list[str]]]:
             f"for an in-memory database."
         )
     config = _parsed(url)
+    if in_memory and not config.get("NAME"):
+        config["NAME"] = ":memory:"  # dj-database-url leaves it empty for spatialite://
     _reject_nul(config)
     _keep_socket_path_case(config, split.netloc)
     raw = parse_qs(split.query, keep_blank_values=True)

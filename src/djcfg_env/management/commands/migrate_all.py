@@ -21,7 +21,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser, DjangoHelpFormatter
 from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
-from django.db import connections
+from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db import Error as DatabaseError
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.executor import MigrationExecutor
@@ -198,6 +198,9 @@ class Command(BaseCommand):
             + (f"; apps: {', '.join(sorted(app_labels))}" if app_labels else "")
         )
 
+        for label, note in self._unplaced_apps(app_labels, writable, read_only):
+            self._line(f"--app {label}: {note}")
+
         results: dict[str, AliasResult] = {}
         for alias in selected:
             if alias in read_only:
@@ -255,6 +258,36 @@ class Command(BaseCommand):
                 3: "a database was unavailable",
             }[code]
             raise CommandError(f"migrate_all: exit {code}: {reason}; see the summary above.", returncode=code)
+
+    def _unplaced_apps(
+        self, app_labels: frozenset[str] | None, writable: list[str], read_only: frozenset[str]
+    ) -> list[tuple[str, str]]:
+        """(label, why) for each ``--app`` that no alias of this run will migrate.
+
+        Without this, ``--app analytics`` for an app on a read-only alias ends
+        with "no selected app migrates here" on every other alias, and the
+        reader has to work out why nothing ran.
+        """
+        if not app_labels:
+            return []
+        rules = dict(getattr(settings, "DATABASE_ROUTING_RULES", {}) or {})
+        notes = []
+        for label in sorted(app_labels):
+            if any(router.allow_migrate(alias, label) for alias in writable):
+                continue
+            home = rules.get(label, DEFAULT_DB_ALIAS)
+            if home in read_only:
+                why = (
+                    f"nothing to migrate: the app is routed to the read-only alias '{home}', "
+                    "and migrate_all never migrates a read-only alias"
+                )
+            else:
+                why = (
+                    f"nothing to migrate: the app is routed to '{home}', which this run does "
+                    "not include (see --database)"
+                )
+            notes.append((label, why))
+        return notes
 
     # -- one alias ----------------------------------------------------------------
     def _where(self, alias: str) -> str:
