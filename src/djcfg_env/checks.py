@@ -281,9 +281,9 @@ def check_read_only_apps(app_configs: Sequence[AppConfig] | None = None, **kwarg
                 f"but has managed models ({shown}): migrations never run on a read-only "
                 f"alias, so Django will never create or change their tables.",
                 hint=(
-                    f"Set managed = False in the Meta of those models if their tables are "
-                    f"created elsewhere, or route the app to a writable alias (or remove "
-                    f"read_only=true from its URL)."
+                    "Set managed = False in the Meta of those models if their tables are "
+                    "created elsewhere, or route the app to a writable alias (or remove "
+                    "read_only=true from its URL)."
                 ),
                 obj=config.label,
                 id="djcfg_env.W003",

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from django.apps import apps
 from django.conf import settings
 from django.db import router
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.migration import Migration
 from django.db.migrations.recorder import MigrationRecorder
-from django.db.backends.base.base import BaseDatabaseWrapper
 
 __all__ = [
     "UsageError",
