@@ -107,32 +107,21 @@ def _collect(
     keep_parents: bool = False,
     fail_on_restricted: bool = True,
 ) -> None:
+    options = {
+        "source": source,
+        "nullable": nullable,
+        "collect_related": collect_related,
+        "source_attr": source_attr,
+        "reverse_dependency": reverse_dependency,
+        "keep_parents": keep_parents,
+    }
     owner = _collector_for(self, objs)
     if owner is not self:
         # Cascading into another database: the sibling collects there,
         # following that database's own relations (recursively).
-        owner.collect(
-            objs,
-            source=source,
-            nullable=nullable,
-            collect_related=collect_related,
-            source_attr=source_attr,
-            reverse_dependency=reverse_dependency,
-            keep_parents=keep_parents,
-            fail_on_restricted=False,
-        )
+        owner.collect(objs, **options, fail_on_restricted=False)
         return
-    _originals["collect"](
-        self,
-        objs,
-        source=source,
-        nullable=nullable,
-        collect_related=collect_related,
-        source_attr=source_attr,
-        reverse_dependency=reverse_dependency,
-        keep_parents=keep_parents,
-        fail_on_restricted=fail_on_restricted,
-    )
+    _originals["collect"](self, objs, **options, fail_on_restricted=fail_on_restricted)
     if fail_on_restricted:
         group: _Group | None = self.__dict__.get(_GROUP)
         if group is not None:
