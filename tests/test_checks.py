@@ -244,3 +244,25 @@ def test_every_check_id_is_documented(check_id: str) -> None:
     docs = (ROOT / "docs" / "routing.md").read_text()
     assert f'id="djcfg_env.{check_id}"' in source
     assert f"djcfg_env.{check_id}" in docs
+
+
+def test_a_route_matches_an_app_label_with_capitals() -> None:
+    # DB_ROUTE_<APP_LABEL> names labels lower-cased; the label 'CamelApp' is routed all the same.
+    code, ids, output = check(EXTRA_APPS="camelapp.apps.CamelAppConfig", DB_ROUTE_CAMELAPP="shop_db")
+    assert (code, ids) == (0, []), output
+    env = {
+        "SECRET_KEY": "x",
+        "DATABASE_URL": "sqlite://",
+        "DATABASE_URL_SHOP_DB": "sqlite://",
+        "DB_ROUTE_CAMELAPP": "shop_db",
+        "EXTRA_APPS": "camelapp.apps.CamelAppConfig",
+    }
+    script = (
+        "from django.db import router\n"
+        "from camelapp.models import Note\n"
+        "print(router.db_for_read(Note), router.db_for_write(Note),"
+        " router.allow_migrate('shop_db', 'CamelApp'), router.allow_migrate('default', 'CamelApp'))\n"
+    )
+    result = run(["python", "manage.py", "shell", "-v", "0", "-c", script], env=env, cwd=CHECK_PROJECT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["shop_db", "shop_db", "True", "False"]

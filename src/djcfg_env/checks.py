@@ -57,13 +57,13 @@ def _rules() -> dict[str, str]:
 
 
 def _alias(rules: dict[str, str], model: type[Model]) -> str:
-    return rules.get(model._meta.app_label, DEFAULT_DB_ALIAS)
+    return rules.get(model._meta.app_label.lower(), DEFAULT_DB_ALIAS)
 
 
 def _where(rules: dict[str, str], app_label: str) -> str:
     """'blog_db' (DB_ROUTE_BLOG) or 'default' (not routed): for messages."""
-    alias = rules.get(app_label, DEFAULT_DB_ALIAS)
-    how = route_variable(app_label) if app_label in rules else "not routed"
+    alias = rules.get(app_label.lower(), DEFAULT_DB_ALIAS)
+    how = route_variable(app_label) if app_label.lower() in rules else "not routed"
     return f"'{alias}' ({how})"
 
 
@@ -90,9 +90,11 @@ def _models(app_configs: Sequence[AppConfig] | None) -> Iterable[type[Model]]:
 def check_routes(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """E003: every ``DB_ROUTE_<LABEL>`` must name an installed app label."""
     installed = [config.label for config in apps.get_app_configs()]
+    # Routes name labels lower-cased (DB_ROUTE_<APP_LABEL>), so compare that way.
+    installed_lower = {label.lower() for label in installed}
     messages: list[checks.CheckMessage] = []
     for label, alias in sorted(_rules().items()):
-        if label in installed:
+        if label in installed_lower:
             continue
         variable = route_variable(label)
         close = difflib.get_close_matches(label, installed, n=1, cutoff=0.6)
@@ -263,7 +265,7 @@ def check_read_only_apps(app_configs: Sequence[AppConfig] | None = None, **kwarg
         return []
     messages: list[checks.CheckMessage] = []
     for config in _configs(app_configs):
-        alias = rules.get(config.label, DEFAULT_DB_ALIAS)
+        alias = rules.get(config.label.lower(), DEFAULT_DB_ALIAS)
         if alias not in read_only:
             continue
         managed = sorted(
@@ -277,7 +279,7 @@ def check_read_only_apps(app_configs: Sequence[AppConfig] | None = None, **kwarg
         messages.append(
             checks.Warning(
                 f"The app '{config.label}' is routed to the read-only alias '{alias}' "
-                f"({route_variable(config.label) if config.label in rules else 'not routed'}) "
+                f"({route_variable(config.label) if config.label.lower() in rules else 'not routed'}) "
                 f"but has managed models ({shown}): migrations never run on a read-only "
                 f"alias, so Django will never create or change their tables.",
                 hint=(

@@ -146,7 +146,7 @@ class Settings:
 
     def alias_for(self, app_label: str) -> str:
         """The alias an app's models live on (``default`` when not routed)."""
-        return self.routes.get(app_label, "default")
+        return self.routes.get(app_label.lower(), "default")
 
     def __repr__(self) -> str:
         routes = ", ".join(f"{app}->{alias}" for app, alias in self.routes.items())

@@ -52,7 +52,7 @@ class ModelAliasTable:
 
     def add(self, model: type[Model]) -> str:
         """Compute, store and return the alias of ``model``."""
-        alias = self.rules.get(model._meta.app_label, DEFAULT_DB_ALIAS)
+        alias = self.rules.get(model._meta.app_label.lower(), DEFAULT_DB_ALIAS)
         self.aliases[model] = alias
         return alias
 
@@ -109,7 +109,7 @@ class AppDatabaseRouter:
 
     def alias_for(self, app_label: str) -> str:
         """The alias an app's models live on: its route, else ``default``."""
-        return self.rules.get(app_label, DEFAULT_DB_ALIAS)
+        return self.rules.get(app_label.lower(), DEFAULT_DB_ALIAS)
 
     def db_for_read(self, model: type[Model], **hints: Any) -> str:
         """The alias of the model's app; hints (``instance=``) never override it."""
@@ -141,7 +141,7 @@ class AppDatabaseRouter:
         """
         if db in self.read_only or db not in self.aliases:
             return False
-        return self.rules.get(app_label, DEFAULT_DB_ALIAS) == db
+        return self.rules.get(app_label.lower(), DEFAULT_DB_ALIAS) == db
 
     def __repr__(self) -> str:
         routes = ", ".join(f"{label}->{alias}" for label, alias in sorted(self.rules.items()))

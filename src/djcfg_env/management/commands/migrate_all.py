@@ -275,7 +275,7 @@ class Command(BaseCommand):
         for label in sorted(app_labels):
             if any(router.allow_migrate(alias, label) for alias in writable):
                 continue
-            home = rules.get(label, DEFAULT_DB_ALIAS)
+            home = rules.get(label.lower(), DEFAULT_DB_ALIAS)
             if home in read_only:
                 why = (
                     f"nothing to migrate: the app is routed to the read-only alias '{home}', "
