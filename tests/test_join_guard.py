@@ -214,3 +214,24 @@ def test_docs_show_the_error_exactly_as_raised() -> None:
     text = (ROOT / "docs" / "relations.md").read_text()
     block = text.split("djcfg_env.join_guard.CrossDatabaseJoinError: ", 1)[1].split("\n```", 1)[0]
     assert " ".join(block.split()) == SELECT_RELATED_MESSAGE
+
+
+def test_a_read_only_replica_answers_joins_of_one_database_but_not_across_two(seed: Seed) -> None:
+    # analytics as a read-only replica of default: the same database, read_only=true.
+    default_url = seed.env["DATABASE_URL"]
+    replica = f"{default_url}{'&' if '?' in default_url else '?'}read_only=true"
+    code = (
+        "from django.contrib.auth.models import Group, User\n"
+        "from djcfg_env.relations import CrossDatabaseJoinError\n"
+        "from blog.models import Post\n"
+        "user = User.objects.create(username='replica-reader')\n"
+        "user.groups.add(Group.objects.create(name='replica-readers'))\n"
+        "print('JOINED', User.objects.using('analytics').filter(groups__name='replica-readers').count())\n"
+        "try:\n"
+        "    list(Post.objects.using('analytics').select_related('author'))\n"
+        "except CrossDatabaseJoinError as error:\n"
+        "    print('REFUSED', error.alias, error.table_alias)\n"
+    )
+    done = seed.manage("shell", "-v", "0", "-c", code, env={"DATABASE_URL_ANALYTICS": replica})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.split() == ["JOINED", "1", "REFUSED", "analytics", "blog_db"]

@@ -23,7 +23,7 @@ Raw SQL (``cursor.execute``, ``.raw()``, ``extra(tables=...)``) is not checked.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.db.models import Model
@@ -58,15 +58,36 @@ _original: Callable[[SQLCompiler], Any] | None = None
 
 
 def check_query(compiler: SQLCompiler) -> None:
-    """Raise :class:`CrossDatabaseJoinError` if ``compiler``'s FROM clause names a foreign table."""
-    foreign = placement().foreign_tables.get(compiler.connection.alias)
+    """Raise :class:`CrossDatabaseJoinError` if ``compiler``'s FROM clause names a foreign table.
+
+    On a read-only alias (a replica of another database, or a warehouse), a query
+    sent there with ``using()`` whose tables all live on one alias is allowed: a
+    replica of ``default`` has all of ``default``'s tables. A join of tables from
+    two different aliases is refused there too.
+    """
+    where = placement()
+    running_on = compiler.connection.alias
+    foreign = where.foreign_tables.get(running_on)
     if not foreign:
         return
     query = compiler.query
     refcount = query.alias_refcount
     for alias, entry in query.alias_map.items():
         if refcount[alias] and entry.table_name in foreign:
+            if running_on in where.read_only and _one_home(query, where.table_home):
+                return
             raise _error(compiler, alias, foreign[entry.table_name])
+
+
+def _one_home(query: Any, table_home: Mapping[str, str]) -> bool:
+    """Whether every table the query uses lives on one alias (a query a replica can answer)."""
+    refcount = query.alias_refcount
+    homes = {
+        table_home.get(entry.table_name)
+        for alias, entry in query.alias_map.items()
+        if refcount[alias]
+    }
+    return len(homes) == 1 and None not in homes
 
 
 def _get_from_clause(self: SQLCompiler) -> Any:

@@ -40,6 +40,10 @@ class Placement:
     #: on that alias. Empty for an alias that can see every table (one database,
     #: or no router that separates apps).
     foreign_tables: Mapping[str, Mapping[str, type[Model]]]
+    #: table name -> the alias its model lives on (``home`` by table).
+    table_home: Mapping[str, str]
+    #: the read-only aliases (``READ_ONLY_DATABASES``): replicas or warehouses.
+    read_only: frozenset[str]
 
     @property
     def separates_databases(self) -> bool:
@@ -79,7 +83,13 @@ def _build() -> Placement:
             if not any(_lives_on(model, alias) for model in owners)
         }
         foreign[alias] = MappingProxyType(missing)
-    return Placement(home=MappingProxyType(home), foreign_tables=MappingProxyType(foreign))
+    table_home = {table: home[owners[0]] for table, owners in by_table.items()}
+    return Placement(
+        home=MappingProxyType(home),
+        foreign_tables=MappingProxyType(foreign),
+        table_home=MappingProxyType(table_home),
+        read_only=frozenset(getattr(settings, "READ_ONLY_DATABASES", ())),
+    )
 
 
 def placement() -> Placement:
