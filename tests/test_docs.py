@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import re
+from pathlib import Path
 
 import pytest
 
@@ -30,3 +31,24 @@ def test_readme_check_example_prints_what_it_shows() -> None:
     result = run(["python", "-m", "djcfg_env", "check"], env=env)
     assert result.returncode == 1
     assert result.stdout + result.stderr == block.group(2)
+
+
+def test_readme_relations_example_prints_what_it_says(tmp_path) -> None:
+    import shutil
+    import sys
+
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"```sh\ncd tests/seed_project\n(.*?)```\n\nprints `(.*?)`, then `(.*?)`,", readme, re.S)
+    assert block, "README lost its relations example"
+    script, first, second = block.groups()
+    project = tmp_path / "seed_project"
+    shutil.copytree(ROOT / "tests" / "seed_project", project, ignore=shutil.ignore_patterns("__pycache__", "*.sqlite3"))
+    script = script.replace("PYTHONPATH=../../src", f"PYTHONPATH={ROOT / 'src'}")
+    result = run(["bash", "-c", script], env={"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}, cwd=project)
+    assert result.stdout.splitlines() == [first, second]
+    assert result.returncode == 1  # the last line raises, as the README says
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        "djcfg_env.join_guard.CrossDatabaseJoinError: Cross-database join through blog.Post.author: "
+        "blog.Post lives on 'blog_db' and auth.User on 'default',"
+    )
+    assert "prefetch_related('author')" in result.stderr
