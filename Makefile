@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test test-django42 lint bench postgres clean
+.PHONY: install demo test test-django42 lint package-check bench postgres clean
 
 install: $(VENV)/.installed
 
@@ -40,6 +40,20 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+## Build the wheel, install it (not editable) in a fresh venv, and use it from outside the repo.
+package-check: install
+	rm -rf build/package-check
+	$(BIN)/pip wheel --quiet --no-deps -w build/package-check/dist .
+	$(PYTHON) -m venv build/package-check/venv
+	build/package-check/venv/bin/pip install --quiet build/package-check/dist/*.whl
+	cd build/package-check && env -i PATH=/usr/bin:/bin DATABASE_URL=sqlite:///x.sqlite3 SECRET_KEY=x \
+		venv/bin/python -c "import djcfg_env, pathlib; assert (pathlib.Path(djcfg_env.__file__).parent / 'py.typed').exists()"
+	cd build/package-check && env -i PATH=/usr/bin:/bin DATABASE_URL=sqlite:///x.sqlite3 SECRET_KEY=x \
+		venv/bin/python -m djcfg_env check
+	cd build/package-check && printf 'from djcfg_env.settings import *\nINSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "djcfg_env"]\n' > pkg_settings.py \
+		&& env -i PATH=/usr/bin:/bin PYTHONPATH=. DJANGO_SETTINGS_MODULE=pkg_settings DATABASE_URL=sqlite:///x.sqlite3 SECRET_KEY=x \
+		venv/bin/django-admin migrate_all --noinput
+
 ## Benchmarks: ratios against baselines measured in the same run.
 bench: install
 	-bash .ci/postgres-up
@@ -49,4 +63,4 @@ postgres:
 	bash .ci/postgres-up
 
 clean:
-	rm -rf $(VENV) .venv-django42 .pytest_cache docs/demo/var/*.sqlite3* docs/demo/var/*.lock
+	rm -rf $(VENV) .venv-django42 .pytest_cache build docs/demo/var/*.sqlite3* docs/demo/var/*.lock
