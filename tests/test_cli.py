@@ -124,10 +124,9 @@ def test_show_json_is_machine_readable_and_masked():
         "options": "-c default_transaction_read_only=on",
     }
     assert data["databases"]["local"]["password"] == ""
-    assert data["routes"] == {
-        "analytics": {"alias": "analytics", "variable": "DB_ROUTE_ANALYTICS"},
-        "blog": {"alias": "blog_db", "variable": "DB_ROUTE_BLOG"},
-    }
+    assert data["routes"] == {"analytics": "analytics", "blog": "blog_db"}
+    assert data["route_variables"] == {"analytics": "DB_ROUTE_ANALYTICS", "blog": "DB_ROUTE_BLOG"}
+    assert data["read_only"] == ["analytics"]
     assert data["default_apps"] is None
 
 

@@ -74,16 +74,20 @@ def _describe(settings: Settings, app_labels: list[str] | None) -> dict[str, Any
             "atomic_requests": shown.get("ATOMIC_REQUESTS"),
             "disable_server_side_cursors": shown.get("DISABLE_SERVER_SIDE_CURSORS"),
         }
-    routes = {
-        label: {"alias": alias, "variable": f"DB_ROUTE_{label.upper()}"}
-        for label, alias in settings.routes.items()
-    }
+    routes = dict(settings.routes)
+    route_variables = {label: f"DB_ROUTE_{label.upper()}" for label in routes}
     default_apps = (
         [label for label in app_labels if label not in settings.routes]
         if app_labels is not None
         else None
     )
-    return {"databases": databases, "routes": routes, "default_apps": default_apps}
+    return {
+        "databases": databases,
+        "routes": routes,
+        "route_variables": route_variables,
+        "read_only": sorted(settings.read_only_aliases),
+        "default_apps": default_apps,
+    }
 
 
 def _print_human(description: dict[str, Any], note: str | None, out: TextIO) -> None:
@@ -113,8 +117,8 @@ def _print_human(description: dict[str, Any], note: str | None, out: TextIO) -> 
     print("Routes:", file=out)
     if not description["routes"]:
         print("  (none: every app stays on default)", file=out)
-    for label, route in description["routes"].items():
-        print(f"  {label} -> {route['alias']}  ({route['variable']})", file=out)
+    for label, alias in description["routes"].items():
+        print(f"  {label} -> {alias}  ({description['route_variables'][label]})", file=out)
     default_apps = description["default_apps"]
     if default_apps is None:
         print("Apps on default: every app not routed above", file=out)
