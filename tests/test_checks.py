@@ -165,7 +165,9 @@ def test_w002_foreign_key_to_the_user_model_in_an_app_you_do_not_own() -> None:
 def test_e001_foreign_key_to_the_user_model_in_your_own_app() -> None:
     # The seed's Post.author without db_constraint=False: your code, so an error with the fix.
     code, ids, output = check(EXTRA_APPS="userfk", DB_ROUTE_USERFK="shop_db")
-    assert (code, ids) == (1, ["djcfg_env.E001"])
+    # Both rules of the issue hold for it: E001 (cross-database FK with a constraint) and
+    # W002 (an app with a FK to the user model split from auth).
+    assert (code, ids) == (1, ["djcfg_env.E001", "djcfg_env.W002"])
     assert (
         "userfk.Profile.user: (djcfg_env.E001) userfk.Profile.user is a OneToOneField to "
         "auth.User across databases: userfk.Profile is on 'shop_db' (DB_ROUTE_USERFK), "
@@ -175,6 +177,11 @@ def test_e001_foreign_key_to_the_user_model_in_your_own_app() -> None:
     assert (
         "HINT: Add db_constraint=False to userfk.Profile.user (and make a migration), or "
         "route both apps to one alias."
+    ) in lines(output)
+    assert (
+        "HINT: Route the app 'userfk' to 'default' next to auth.User (remove DB_ROUTE_USERFK; "
+        "unrouted apps are on default); or add db_constraint=False to userfk.Profile.user, "
+        "as djcfg_env.E001 says."
     ) in lines(output)
     assert check(EXTRA_APPS="userfk")[:2] == (0, [])
 
@@ -212,6 +219,7 @@ def test_every_problem_at_once() -> None:
         "djcfg_env.E002",
         "djcfg_env.E003",
         "djcfg_env.W001",
+        "djcfg_env.W002",
         "djcfg_env.W002",
         "djcfg_env.W002",
         "djcfg_env.W003",

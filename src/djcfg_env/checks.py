@@ -14,8 +14,8 @@ run time, and says how to fix it. See docs/routing.md.
                         installed.
 ``djcfg_env.W001``      ``auth`` and ``contenttypes`` on different aliases.
 ``djcfg_env.W002``      ForeignKey/OneToOneField to ContentType or to the user
-                        model across aliases without ``db_constraint=False``,
-                        in an app you do not own (Django's or installed).
+                        model across aliases without ``db_constraint=False``
+                        (in your own code E001 is reported for it too).
 ``djcfg_env.W003``      An app with managed models routed to a read-only alias.
 ======================  =====================================================
 """
@@ -168,23 +168,29 @@ def check_relations(app_configs: Sequence[AppConfig] | None = None, **kwargs: An
                     f"{_where(rules, target._meta.app_label)}; a database cannot enforce a "
                     f"foreign key to a table in another database."
                 )
-                if _is_contenttype_or_user(target) and not _owned(model):
-                    if split_contrib and model._meta.app_label == "auth":
-                        continue  # reported once as W001
+                owned = _owned(model)
+                if _is_contenttype_or_user(target) and not (
+                    split_contrib and model._meta.app_label == "auth"  # reported once as W001
+                ):
+                    fix = (
+                        f"or add db_constraint=False to {model._meta.label}.{field.name}, "
+                        f"as djcfg_env.E001 says."
+                        if owned
+                        else "the field is not in your code, so it cannot get db_constraint=False."
+                    )
                     messages.append(
                         checks.Warning(
                             text,
                             hint=(
                                 f"Route the app '{model._meta.app_label}' to '{there}' next to "
                                 f"{target._meta.label} ({_route_to(model._meta.app_label, there)}); "
-                                f"the field is not in your code, so it cannot get "
-                                f"db_constraint=False."
+                                + fix
                             ),
                             obj=field,
                             id="djcfg_env.W002",
                         )
                     )
-                else:
+                if owned:
                     messages.append(
                         checks.Error(
                             text,
