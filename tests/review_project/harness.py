@@ -9,12 +9,11 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 from collections.abc import Sequence
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests import pg
+from tests import direct_sql, pg
 from tests.conftest import run
 
 PROJECT = Path(__file__).resolve().parent
@@ -43,18 +42,8 @@ class Review:
         return self.manage("shell", "-c", code)
 
     def rows(self, alias: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run ``sql`` on ``alias``'s database directly, without Django."""
-        if self.backend == "postgresql":
-            import psycopg
-
-            with psycopg.connect(**pg._conninfo(self.names[alias]), autocommit=True) as conn:  # type: ignore[arg-type]
-                cursor = conn.execute(sql, params)  # type: ignore[arg-type]
-                return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
-        with closing(sqlite3.connect(self.names[alias])) as conn:
-            cursor = conn.execute(sql.replace("%s", "?"), tuple(params))
-            result = [tuple(row) for row in cursor.fetchall()] if cursor.description else []
-            conn.commit()
-            return result
+        """Run ``sql`` on ``alias``'s database directly, without Django (``%s`` placeholders)."""
+        return direct_sql.rows(self.backend, self.names[alias], sql, params)
 
     def migrate(self) -> None:
         """migrate_all, then the read-only alias's table by hand, with one row ('a', 1)."""

@@ -28,14 +28,13 @@ import sqlite3
 import subprocess
 import textwrap
 from collections.abc import Iterator, Sequence
-from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests import pg
+from tests import direct_sql, pg
 from tests.conftest import run
 
 SEED_DIR = Path(__file__).resolve().parent
@@ -72,18 +71,8 @@ class Seed:
 
     # -- direct access (no Django) ------------------------------------------
     def rows(self, alias: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run ``sql`` on ``alias``'s database directly and return the rows (``%s`` placeholders)."""
-        if self.backend == "postgresql":
-            import psycopg
-
-            with psycopg.connect(**pg._conninfo(self.names[alias]), autocommit=True) as conn:  # type: ignore[arg-type]
-                cursor = conn.execute(sql, params)  # type: ignore[arg-type]
-                return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
-        with closing(sqlite3.connect(self.names[alias])) as conn:
-            cursor = conn.execute(sql.replace("%s", "?"), tuple(params))
-            result = [tuple(row) for row in cursor.fetchall()] if cursor.description else []
-            conn.commit()
-            return result
+        """Run ``sql`` on ``alias``'s database directly, without Django (``%s`` placeholders)."""
+        return direct_sql.rows(self.backend, self.names[alias], sql, params)
 
     def execute(self, alias: str, sql: str) -> None:
         """Run a statement that returns nothing (DDL, INSERT) on ``alias`` directly."""
