@@ -167,3 +167,11 @@ def test_usage_errors_exit_2(args):
     result = djcfg(*args, env=VALID)
     assert result.returncode == 2
     assert "usage: python -m djcfg_env" in result.stderr
+
+
+def test_show_masks_key_options_like_migrate_all_does():
+    env = {**VALID, "DATABASE_URL": "mysql://app@db/main?api_key=" + "opt-key-55"}
+    result = djcfg("show", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "opt-key-55" not in result.stdout
+    assert json.loads(result.stdout)["databases"]["default"]["options"]["api_key"] == "***"

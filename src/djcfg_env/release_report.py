@@ -8,11 +8,12 @@ configured password (or other secret option) reaches the output.
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, quote_plus
+
+from .urls import SECRET_OPTION
 
 __all__ = [
     "EXIT_OK",
@@ -48,7 +49,6 @@ exit codes:
   A bad environment fails while Django loads the settings, before this runs."""
 
 MASK = "***"
-_SECRET_OPTION = re.compile(r"pass|secret|token|credential|key", re.IGNORECASE)
 
 
 class Outcome(enum.Enum):
@@ -109,7 +109,7 @@ class Scrubber:
             if password:
                 secrets.add(str(password))
             for key, value in (config.get("OPTIONS") or {}).items():
-                if _SECRET_OPTION.search(str(key)) and isinstance(value, str) and value:
+                if SECRET_OPTION.search(str(key)) and isinstance(value, str) and value:
                     secrets.add(value)
         variants: set[str] = set()
         for secret in secrets:

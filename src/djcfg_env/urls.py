@@ -37,7 +37,8 @@ MASK = "***"
 _REFERENCE = re.compile(r"\$\$\{|\$\{([^{}$]*)\}|\$\{")
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*\Z")
-_SECRET_OPTION = re.compile(r"pass|secret|token|credential", re.IGNORECASE)
+#: Driver options whose value is (or may be) a secret: masked in every output.
+SECRET_OPTION = re.compile(r"pass|secret|token|credential|key", re.IGNORECASE)
 _SQLITE_SCHEMES = frozenset({"sqlite", "spatialite"})
 #: The one in-memory URL dj-database-url special-cases (":memory:" is no host:port).
 _SQLITE_MEMORY = "sqlite://:memory:"
@@ -322,7 +323,7 @@ def mask(config: Mapping[str, Any]) -> dict[str, Any]:
         shown["PASSWORD"] = MASK
     options = dict(shown.get("OPTIONS") or {})
     for key in options:
-        if _SECRET_OPTION.search(key):
+        if SECRET_OPTION.search(key):
             options[key] = MASK
     shown["OPTIONS"] = options
     return shown
