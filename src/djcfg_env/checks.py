@@ -33,6 +33,8 @@ from django.core import checks
 from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Field, Model
 
+from .routes import read_only_aliases, routing_rules
+
 __all__ = [
     "check_routes",
     "check_relations",
@@ -47,13 +49,6 @@ TAG = "djcfg_env"
 def route_variable(app_label: str) -> str:
     """The variable that routes ``app_label``: ``DB_ROUTE_<APP_LABEL>``."""
     return f"DB_ROUTE_{app_label.upper()}"
-
-
-def _rules() -> dict[str, str]:
-    return {
-        label.lower(): alias
-        for label, alias in dict(getattr(settings, "DATABASE_ROUTING_RULES", {})).items()
-    }
 
 
 def _alias(rules: dict[str, str], model: type[Model]) -> str:
@@ -93,7 +88,7 @@ def check_routes(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) 
     # Routes name labels lower-cased (DB_ROUTE_<APP_LABEL>), so compare that way.
     installed_lower = {label.lower() for label in installed}
     messages: list[checks.CheckMessage] = []
-    for label, alias in sorted(_rules().items()):
+    for label, alias in sorted(routing_rules().items()):
         if label in installed_lower:
             continue
         variable = route_variable(label)
@@ -149,7 +144,7 @@ def _relation_fields(model: type[Model]) -> Iterable[Field[Any, Any]]:
 @checks.register(checks.Tags.models, TAG)
 def check_relations(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """E001, W002 and E002: relations whose two ends are on different aliases."""
-    rules = _rules()
+    rules = routing_rules()
     split_contrib = _auth_contenttypes_split(rules)
     messages: list[checks.CheckMessage] = []
     for model in _models(app_configs):
@@ -241,7 +236,7 @@ def _auth_contenttypes_split(rules: dict[str, str]) -> bool:
 @checks.register(TAG)
 def check_contrib_apps(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """W001: ``auth`` and ``contenttypes`` must share an alias."""
-    rules = _rules()
+    rules = routing_rules()
     if not _auth_contenttypes_split(rules):
         return []
     auth, contenttypes = rules.get("auth", DEFAULT_DB_ALIAS), rules.get("contenttypes", DEFAULT_DB_ALIAS)
@@ -265,8 +260,8 @@ def check_contrib_apps(app_configs: Sequence[AppConfig] | None = None, **kwargs:
 @checks.register(checks.Tags.models, TAG)
 def check_read_only_apps(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """W003: an app routed to a read-only alias should have no managed models."""
-    rules = _rules()
-    read_only = frozenset(getattr(settings, "READ_ONLY_DATABASES", ()))
+    rules = routing_rules()
+    read_only = read_only_aliases()
     if not read_only:
         return []
     messages: list[checks.CheckMessage] = []

@@ -23,7 +23,6 @@ __all__ = [
     "UsageError",
     "order_aliases",
     "select_aliases",
-    "read_only_aliases",
     "select_apps",
     "migratable_apps",
     "AliasPlan",
@@ -41,10 +40,6 @@ def order_aliases(aliases: Iterable[str]) -> list[str]:
     """``default`` first, then every other alias sorted by name; duplicates dropped."""
     unique = set(aliases)
     return (["default"] if "default" in unique else []) + sorted(unique - {"default"})
-
-
-def read_only_aliases() -> frozenset[str]:
-    return frozenset(getattr(settings, "READ_ONLY_DATABASES", ()) or ())
 
 
 def select_aliases(requested: Sequence[str] | None) -> list[str]:

@@ -22,6 +22,8 @@ from django.core.signals import setting_changed
 from django.db import router
 from django.db.models import Model
 
+from .routes import read_only_aliases
+
 __all__ = ["Placement", "placement", "home_alias", "reset"]
 
 #: Settings whose change invalidates the table (connected in :func:`connect`).
@@ -88,7 +90,7 @@ def _build() -> Placement:
         home=MappingProxyType(home),
         foreign_tables=MappingProxyType(foreign),
         table_home=MappingProxyType(table_home),
-        read_only=frozenset(getattr(settings, "READ_ONLY_DATABASES", ())),
+        read_only=read_only_aliases(),
     )
 
 

@@ -273,6 +273,6 @@ def install_from_settings() -> None:
     So a write with an explicit ``using()`` is refused even before the router
     (which also installs the guard) has been created.
     """
-    from django.conf import settings
+    from .routes import read_only_aliases
 
-    install(getattr(settings, "READ_ONLY_DATABASES", ()))
+    install(read_only_aliases())

@@ -29,6 +29,7 @@ from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Model
 
 from . import readonly
+from .routes import read_only_aliases, routing_rules
 
 __all__ = ["AppDatabaseRouter", "ModelAliasTable"]
 
@@ -81,11 +82,8 @@ class AppDatabaseRouter:
     """
 
     def __init__(self) -> None:
-        self.rules: dict[str, str] = {
-            label.lower(): alias
-            for label, alias in dict(getattr(settings, "DATABASE_ROUTING_RULES", {})).items()
-        }
-        self.read_only: frozenset[str] = frozenset(getattr(settings, "READ_ONLY_DATABASES", ()))
+        self.rules: dict[str, str] = routing_rules()
+        self.read_only: frozenset[str] = read_only_aliases()
         self.aliases: frozenset[str] = frozenset(settings.DATABASES)
         models: Iterable[type[Model]] = ()
         if apps.models_ready:

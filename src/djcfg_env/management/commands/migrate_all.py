@@ -37,7 +37,6 @@ from djcfg_env.migration_plan import (
     is_up_to_date,
     migratable_apps,
     plan_for,
-    read_only_aliases,
     select_aliases,
     select_apps,
 )
@@ -53,6 +52,7 @@ from djcfg_env.release_report import (
     exit_code,
     summary_lines,
 )
+from djcfg_env.routes import read_only_aliases, routing_rules
 
 #: Default for --lock-timeout, in seconds.
 DEFAULT_LOCK_TIMEOUT = 300.0
@@ -270,7 +270,7 @@ class Command(BaseCommand):
         """
         if not app_labels:
             return []
-        rules = dict(getattr(settings, "DATABASE_ROUTING_RULES", {}) or {})
+        rules = routing_rules()
         notes = []
         for label in sorted(app_labels):
             if any(router.allow_migrate(alias, label) for alias in writable):
