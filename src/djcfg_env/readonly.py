@@ -135,6 +135,13 @@ def _guard_queryset(operation: str, original: F) -> F:
     return guarded  # type: ignore[return-value]
 
 
+def _refuse_instance_write(instance: Model, using: str | None, operation: str) -> None:
+    """Refuse ``operation`` on ``instance`` if it would go to a read-only alias."""
+    alias = using or router.db_for_write(type(instance), instance=instance)
+    if alias in _read_only:
+        raise ReadOnlyDatabaseError(operation, instance._meta.label, alias)
+
+
 def _guard_save_base(original: F) -> F:
     @functools.wraps(original)
     def save_base(
@@ -146,9 +153,7 @@ def _guard_save_base(original: F) -> F:
         update_fields: Iterable[str] | None = None,
     ) -> Any:
         if _read_only:
-            alias = using or router.db_for_write(type(self), instance=self)
-            if alias in _read_only:
-                raise ReadOnlyDatabaseError("save", self._meta.label, alias)
+            _refuse_instance_write(self, using, "save")
         return original(
             self,
             raw=raw,
@@ -166,9 +171,7 @@ def _guard_delete(original: F) -> F:
     @functools.wraps(original)
     def delete(self: Model, using: str | None = None, keep_parents: bool = False) -> Any:
         if _read_only:
-            alias = using or router.db_for_write(type(self), instance=self)
-            if alias in _read_only:
-                raise ReadOnlyDatabaseError("delete", self._meta.label, alias)
+            _refuse_instance_write(self, using, "delete")
         return original(self, using=using, keep_parents=keep_parents)
 
     delete.__djcfg_env_original__ = original  # type: ignore[attr-defined]
@@ -235,9 +238,14 @@ def _make_sqlite_read_only(connection: Any) -> None:
             raw.execute("PRAGMA query_only = ON")
 
 
-def _on_connection_created(sender: Any, connection: Any, **kwargs: Any) -> None:
+def _guard_connection(connection: Any) -> None:
+    """Both connection-level guards, for a connection of a read-only alias."""
     _add_sql_guard(connection)
     _make_sqlite_read_only(connection)
+
+
+def _on_connection_created(sender: Any, connection: Any, **kwargs: Any) -> None:
+    _guard_connection(connection)
 
 
 def install(aliases: Iterable[str]) -> None:
@@ -263,8 +271,7 @@ def install(aliases: Iterable[str]) -> None:
         if alias in connections.settings:
             connection = connections[alias]
             if connection.connection is not None:
-                _add_sql_guard(connection)
-                _make_sqlite_read_only(connection)
+                _guard_connection(connection)
 
 
 def install_from_settings() -> None:

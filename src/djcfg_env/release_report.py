@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from .urls import SECRET_OPTION
+from .urls import MASK, SECRET_OPTION
 
 __all__ = [
     "EXIT_OK",
@@ -47,8 +47,6 @@ exit codes:
      lock was not obtained within --lock-timeout (or --wait ran out)
   With --keep-going, when several happen, 1 wins over 3.
   A bad environment fails while Django loads the settings, before this runs."""
-
-MASK = "***"
 
 
 class Outcome(enum.Enum):
