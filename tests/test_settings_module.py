@@ -245,3 +245,48 @@ def test_a_bad_environment_fails_at_settings_import_listing_every_problem(
     for secret in (BAD_PASSWORD, "Literal-Pw-5e5e", BAD_SECRET_KEY):
         assert secret not in output
         assert secret.lower() not in output.lower()
+    if command[0] == "-c":  # the settings import itself ends the process: no frames
+        assert "Traceback" not in output
+        assert output.startswith("djcfg_env.errors.ConfigError: DATABASE_URL: ")
+
+
+BAD_ENV = {
+    "DATABASE_URL": "postgres://app:${DB_PASSWORD}@db:99999/main",
+    "DB_PASSWORD": BAD_PASSWORD,
+    "SECRET_KEY": SECRET_KEY,
+}
+
+
+def test_manage_py_that_stops_on_another_error_still_prints_the_environment_problems() -> None:
+    # manage.py swallows the failed settings import and runs the command; this one
+    # touches the app registry first (as a model system check may, in whatever order
+    # Django 4.2 runs them), so the process ends on AppRegistryNotReady.
+    code = "from django.apps import apps; apps.get_models()"
+    result = manage("shell", "-c", code, env=BAD_ENV)
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert "AppRegistryNotReady" in output  # its traceback is kept...
+    tail = output.split("AppRegistryNotReady: Models aren't loaded yet.", 1)[1]
+    assert "the environment is not valid" in tail  # ...and the problems follow it
+    assert "djcfg_env.errors.ConfigError: DATABASE_URL: cannot be read as a URL" in tail
+    assert BAD_PASSWORD not in output
+
+
+def test_settings_that_load_after_all_forget_the_earlier_problems() -> None:
+    script = textwrap.dedent(
+        """
+        import os
+        try:
+            import coreproj.settings
+        except Exception as error:
+            print(type(error).__name__)
+        os.environ["DATABASE_URL"] = "sqlite:///:memory:"
+        import coreproj.settings
+        raise RuntimeError("an unrelated crash")
+        """
+    )
+    result = run(["python", "-c", script], env=BAD_ENV, cwd=PROJECT)
+    assert result.returncode == 1
+    assert result.stdout.strip() == "ConfigError"
+    assert "RuntimeError: an unrelated crash" in result.stderr
+    assert "ConfigError" not in result.stderr

@@ -6,12 +6,13 @@ and never contains a value: a value may be (or contain) a password.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from types import MappingProxyType
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType, TracebackType
 
 from django.core.exceptions import ImproperlyConfigured
 
-__all__ = ["ConfigError", "Problems"]
+__all__ = ["ConfigError", "Problems", "report_if_fatal"]
 
 #: variable name -> messages about it (no values, ever).
 Problems = Mapping[str, tuple[str, ...]]
@@ -66,3 +67,58 @@ class ConfigError(ImproperlyConfigured):
 
     def __reduce__(self):  # keep it picklable (multiprocessing, test runners)
         return (type(self), ({k: list(v) for k, v in self.problems.items()},))
+
+
+# -- a bad environment that ends the process -------------------------------------------
+#
+# ``manage.py`` catches the ImproperlyConfigured raised while importing the settings
+# module and runs the command anyway; whatever touches the app registry first then ends
+# the process with an unrelated error (on Django 4.2 the order of the system checks
+# decides which, run to run). So the error raised by ``djcfg_env.settings`` is kept, and
+# if the process ends on an uncaught exception it is what gets printed.
+
+_fatal: ConfigError | None = None
+_installed = False
+
+
+def report_if_fatal(error: ConfigError | None) -> None:
+    """Print ``error`` if the process later ends on an uncaught exception.
+
+    ``None`` forgets it (the settings loaded after all). When the exception that
+    ends the process is a ConfigError (``manage.py`` imports the settings again
+    and again, each time raising a new one), only its problem list is printed:
+    the frames of a settings import help nobody. Any other exception keeps its
+    traceback, and the problem list follows it.
+    """
+    global _fatal, _installed
+    _fatal = error
+    if error is not None and not _installed:
+        _installed = True
+        previous = sys.excepthook
+
+        def excepthook(
+            kind: type[BaseException], value: BaseException, tb: TracebackType | None
+        ) -> None:
+            if _fatal is None:
+                previous(kind, value, tb)
+                return
+            error = next((e for e in _chain(value) if isinstance(e, ConfigError)), None)
+            if error is None:
+                previous(kind, value, tb)
+                sys.stderr.write(
+                    "\nBefore that, the settings module could not be loaded, because "
+                    "the environment is not valid:\n"
+                )
+                error = _fatal
+            sys.stderr.write(f"{type(error).__module__}.{type(error).__qualname__}: {error}\n")
+
+        sys.excepthook = excepthook
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__

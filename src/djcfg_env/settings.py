@@ -2,7 +2,10 @@
 
 Importing it runs :func:`djcfg_env.load` on ``os.environ`` once and publishes the
 upper-case Django settings below. A bad environment raises
-:class:`djcfg_env.ConfigError` here, listing every problem.
+:class:`djcfg_env.ConfigError` here, listing every problem. Should the
+process then end on an uncaught exception (``manage.py`` goes on after a
+failed settings import, and may stop on something else), that problem list is
+what it prints last.
 """
 
 from __future__ import annotations
@@ -10,8 +13,16 @@ from __future__ import annotations
 from typing import Any
 
 from djcfg_env import load as _load
+from djcfg_env.errors import ConfigError as _ConfigError
+from djcfg_env.errors import report_if_fatal as _report_if_fatal
 
-_settings = _load()
+try:
+    _settings = _load()
+except _ConfigError as _error:
+    # manage.py swallows this and goes on; see errors.report_if_fatal.
+    _report_if_fatal(_error)
+    raise
+_report_if_fatal(None)
 
 DATABASES: dict[str, dict[str, Any]] = _settings.DATABASES
 DATABASE_ROUTERS: list[str] = _settings.DATABASE_ROUTERS
