@@ -22,6 +22,13 @@ its model lives on:
   the other (no two-phase commit): if a database fails *at commit*, the
   databases committed before it keep their changes (see docs/relations.md).
 
+The admin's delete confirmation page collects with ``NestedObjects``, a
+``Collector`` subclass, so it gets the same: its siblings share the tree of
+objects it shows (``edges``, ``model_objs``, ``protected``), and its
+``select_related()`` on the relation that led to each row is kept only where
+that relation stays within one database (elsewhere it would be a
+cross-database join).
+
 Nothing changes for relations whose two models live on the same alias, so a
 one-database project behaves exactly as with plain Django.
 """
@@ -46,6 +53,11 @@ __all__ = ["install", "uninstall", "installed"]
 _GROUP = "_djcfg_env_group"
 
 _originals: dict[str, Callable[..., Any]] = {}
+
+#: What a collector subclass keeps about the whole delete rather than its own
+#: database: the admin's NestedObjects builds the confirmation page's tree in
+#: these, so every sibling adds to the root's.
+_SHARED_STATE = ("edges", "model_objs", "protected")
 
 
 class _Group:
@@ -84,6 +96,9 @@ def _collector_for(collector: Collector, objs: object) -> Collector:
     if sibling is None:
         sibling = type(collector)(using=alias, origin=collector.origin)
         sibling.__dict__[_GROUP] = group
+        for name in _SHARED_STATE:
+            if name in collector.__dict__:
+                sibling.__dict__[name] = collector.__dict__[name]
         group.members[alias] = sibling
     return sibling
 
@@ -107,7 +122,7 @@ def _collect(
     keep_parents: bool = False,
     fail_on_restricted: bool = True,
 ) -> None:
-    options = {
+    options: dict[str, Any] = {
         "source": source,
         "nullable": nullable,
         "collect_related": collect_related,
@@ -118,8 +133,10 @@ def _collect(
     owner = _collector_for(self, objs)
     if owner is not self:
         # Cascading into another database: the sibling collects there,
-        # following that database's own relations (recursively).
-        owner.collect(objs, **options, fail_on_restricted=False)
+        # following that database's own relations (recursively). Django's
+        # collect, not the subclass's: a subclass's own collect() (NestedObjects')
+        # has already seen these objects, on the collector on_delete was given.
+        _originals["collect"](owner, objs, **options, fail_on_restricted=False)
         return
     _originals["collect"](self, objs, **options, fail_on_restricted=fail_on_restricted)
     if fail_on_restricted:
@@ -162,6 +179,16 @@ def _related_objects(
         # Look for the related rows where they live, not on the collector's alias.
         queryset = queryset.using(home_alias(related_model))
     return queryset
+
+
+def _nested_related_objects(
+    self: Collector, related_model: type[Model], related_fields: list[Field], objs: Iterable[Model]
+) -> QuerySet[Any]:
+    # NestedObjects.related_objects, minus select_related() across databases.
+    queryset = Collector.related_objects(self, related_model, related_fields, objs)
+    names = [field.name for field in related_fields if not _crosses(field)]
+    # (select_related() with no names would follow every foreign key: only call it with some.)
+    return queryset.select_related(*names) if names else queryset
 
 
 def _can_fast_delete(self: Collector, objs: Any, from_field: Field | None = None) -> bool:
@@ -222,18 +249,39 @@ _PATCHES: dict[str, Callable[..., Any]] = {
 }
 
 
+#: The admin's NestedObjects and its own related_objects, while patched.
+_nested: dict[type[Collector], Callable[..., Any]] = {}
+
+
+def _admin_nested_objects() -> type[Collector] | None:
+    """``django.contrib.admin.utils.NestedObjects`` if the admin is installed (not imported otherwise)."""
+    from django.apps import apps
+
+    if not apps.apps_ready or not apps.is_installed("django.contrib.admin"):
+        return None
+    from django.contrib.admin.utils import NestedObjects
+
+    return NestedObjects
+
+
 def installed() -> bool:
     """Whether :func:`install` is in effect."""
     return bool(_originals)
 
 
 def install() -> None:
-    """Patch ``django.db.models.deletion.Collector`` in place (idempotent)."""
-    if _originals:
-        return
-    for name, replacement in _PATCHES.items():
-        _originals[name] = getattr(Collector, name)
-        setattr(Collector, name, replacement)
+    """Patch ``django.db.models.deletion.Collector`` in place (idempotent).
+
+    With ``django.contrib.admin`` installed, its ``NestedObjects`` too.
+    """
+    if not _originals:
+        for name, replacement in _PATCHES.items():
+            _originals[name] = getattr(Collector, name)
+            setattr(Collector, name, replacement)
+    nested = _admin_nested_objects()
+    if nested is not None and nested not in _nested:
+        _nested[nested] = nested.__dict__["related_objects"]
+        nested.related_objects = _nested_related_objects  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
@@ -241,3 +289,6 @@ def uninstall() -> None:
     for name, original in _originals.items():
         setattr(Collector, name, original)
     _originals.clear()
+    for nested, original in _nested.items():
+        nested.related_objects = original  # type: ignore[method-assign]
+    _nested.clear()

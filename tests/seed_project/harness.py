@@ -154,19 +154,24 @@ def sqlite_seed(directory: Path) -> Seed:
     return Seed("sqlite", names, _env({alias: f"sqlite:///{path}" for alias, path in names.items()}))
 
 
-def make_seed(backend: str, tmp_dir: Path) -> Iterator[Seed]:
-    """Generator for a fixture: a migrated seed on ``backend``, cleaned up afterwards."""
+def make_seed(backend: str, tmp_dir: Path, env: dict[str, str] | None = None) -> Iterator[Seed]:
+    """Generator for a fixture: a migrated seed on ``backend``, cleaned up afterwards.
+
+    ``env`` adds variables (e.g. ``EXTRA_APPS``) before the seed is migrated.
+    """
     if backend == "postgresql":
         pg.require_postgres()
         databases = pg.PostgresDatabases()
         try:
             seed = postgres_seed(databases)
+            seed.env.update(env or {})
             seed.migrate()
             yield seed
         finally:
             databases.drop_all()
     else:
         seed = sqlite_seed(tmp_dir)
+        seed.env.update(env or {})
         seed.migrate()
         yield seed
 

@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     *[app for app in os.environ.get("EXTRA_APPS", "").split(",") if app],
 ]
 USE_TZ = True
+ROOT_URLCONF = "seedsite.urls"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Enough for django.contrib.admin's system checks when EXTRA_APPS adds it.
 TEMPLATES = [
