@@ -40,6 +40,7 @@ _EXPECTED = {
     "async_create": "Refused to save analytics.PageView ",
     "raw_insert": "Refused to run an INSERT statement for analytics.PageView ",
     "raw_delete": "Refused to run a DELETE statement for analytics.PageView ",
+    "select_for_update": "Refused to lock rows with SELECT ... FOR UPDATE of analytics.PageView ",
 }
 
 
@@ -55,7 +56,10 @@ def test_every_write_is_refused_before_any_sql(databases: Seed) -> None:
         assert attempt["error"] == "ReadOnlyDatabaseError", attempt
         assert attempt["message"] == _EXPECTED[attempt["op"]] + _REFUSAL
         assert attempt["sent"] == [], f"{attempt['op']} sent SQL: {attempt['sent']}"
-    assert set(seen) == set(_EXPECTED)
+    # select_for_update() only where the backend locks rows (SQLite has no row locks:
+    # Django leaves FOR UPDATE out there, so there is nothing to refuse).
+    locks = databases.backend == "postgresql"
+    assert set(seen) == set(_EXPECTED) - (set() if locks else {"select_for_update"})
     # Reads still work, and go to the read-only alias.
     assert out["reads"] == {"count": 1, "paths": ["seed"], "sent_to": ["analytics"]}
     # Writes to the writable aliases are not affected.
@@ -98,6 +102,24 @@ def test_which_statements_the_sql_guard_refuses(sql: str, refused: bool) -> None
     from djcfg_env.readonly import _WRITE_SQL
 
     assert bool(_WRITE_SQL.match(sql)) is refused
+
+
+@pytest.mark.parametrize(
+    ("sql", "locks"),
+    [
+        ('SELECT "t"."id" FROM "t" WHERE "t"."id" = %s FOR UPDATE', True),
+        ('SELECT "t"."id" FROM "t" FOR UPDATE OF "t" NOWAIT', True),
+        ('SELECT "t"."id" FROM "t" FOR NO KEY UPDATE SKIP LOCKED', True),
+        ('SELECT "t"."id" FROM "t" FOR SHARE', True),
+        ('SELECT "t"."id" FROM "t" FOR KEY SHARE', True),
+        ('SELECT "t"."id" FROM "t" ORDER BY "t"."updated" DESC', False),
+        ('SELECT "t"."for_update" FROM "t"', False),
+    ],
+)
+def test_which_statements_lock_rows(sql: str, locks: bool) -> None:
+    from djcfg_env.readonly import _LOCK_SQL
+
+    assert bool(_LOCK_SQL.search(sql)) is locks
 
 
 def test_install_from_settings_uses_read_only_databases() -> None:

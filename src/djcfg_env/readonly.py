@@ -11,7 +11,8 @@ Writes to it are refused at two levels:
    all is sent to any database (no ``BEGIN``, no ``SELECT`` of related rows).
 2. A connection execute wrapper on each read-only alias refuses any statement
    that writes (``INSERT``, ``UPDATE``, ``DELETE``, ``CREATE``, ``ALTER``,
-   ``DROP``, ...) before it is sent: raw SQL, many-to-many changes and anything
+   ``DROP``, ...) or locks rows (``select_for_update()``'s ``SELECT ... FOR
+   UPDATE``) before it is sent: raw SQL, many-to-many changes and anything
    else that reaches the connection without passing through (1).
 
 On PostgreSQL the session itself is read-only too
@@ -68,6 +69,9 @@ _WITH_WRITE = re.compile(
     r"|\bAS\s+(?:NOT\s+)?(?:MATERIALIZED\s+)?\(\s*(INSERT|UPDATE|DELETE|MERGE)\b",
     re.IGNORECASE,
 )
+#: A row lock (``SELECT ... FOR UPDATE``, ``FOR NO KEY UPDATE``, ``FOR SHARE``, ``FOR KEY SHARE``):
+#: what ``select_for_update()`` sends, a write intent a read-only alias cannot honour.
+_LOCK_SQL = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+UPDATE|UPDATE|KEY\s+SHARE|SHARE)\b", re.IGNORECASE)
 _TABLE = re.compile(
     r"\b(?:INTO|UPDATE|FROM|TABLE|ON)\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?[\"`\[]?([\w.]+)",
     re.IGNORECASE,
@@ -199,10 +203,19 @@ def _table_models() -> dict[str, str]:
     }
 
 
+def _model_in(sql: str, start: int = 0) -> str | None:
+    """The model label (else the table) a statement names first from ``start``, if any."""
+    table = _TABLE.search(sql, start)
+    if table is None:
+        return None
+    name = table.group(1).strip("\"`[]").lower()
+    return _table_models().get(name, name)
+
+
 def _sql_guard(
     execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]
 ) -> Any:
-    """Execute wrapper for a read-only alias: refuse writing statements before sending them."""
+    """Execute wrapper for a read-only alias: refuse writes and row locks before sending them."""
     alias = context["connection"].alias
     if alias in _read_only and isinstance(sql, str):
         match = _WRITE_SQL.match(sql)
@@ -210,12 +223,14 @@ def _sql_guard(
             match = _WITH_WRITE.search(sql)
         if match:
             group = 1 if match.group(1) else 2
-            table = _TABLE.search(sql, match.start(group))
-            name = table.group(1).strip("\"`[]").lower() if table else None
-            label = _table_models().get(name, name) if name else None
+            label = _model_in(sql, match.start(group))
             verb = " ".join(match.group(group).upper().split())
             article = "an" if verb[0] in "AEIOU" else "a"
             operation = f"run {article} {verb} statement" + (" for" if label else "")
+            raise ReadOnlyDatabaseError(operation, label, alias)
+        if _LOCK_SQL.search(sql):
+            label = _model_in(sql)
+            operation = "lock rows with SELECT ... FOR UPDATE" + (" of" if label else "")
             raise ReadOnlyDatabaseError(operation, label, alias)
     return execute(sql, params, many, context)
 

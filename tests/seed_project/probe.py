@@ -26,7 +26,7 @@ django.setup()
 from analytics.models import PageView  # noqa: E402
 from blog.models import Comment, Post  # noqa: E402
 from django.contrib.auth.models import User  # noqa: E402
-from django.db import connections, router  # noqa: E402
+from django.db import connections, router, transaction  # noqa: E402
 from shop.models import Order  # noqa: E402
 
 SENT: list[tuple[str, str]] = []
@@ -131,6 +131,13 @@ def read_only() -> dict[str, Any]:
         ),
         "raw_delete": lambda: connections["analytics"].cursor().execute("DELETE FROM analytics_pageview"),
     }
+    if connections["analytics"].features.has_select_for_update:  # SQLite has no row locks
+
+        def select_for_update() -> None:
+            with transaction.atomic(using="analytics"):
+                list(PageView.objects.select_for_update().filter(pk=1))
+
+        operations["select_for_update"] = select_for_update
     results = [_attempt(name, action) for name, action in operations.items()]
     SENT.clear()
     reads = {
