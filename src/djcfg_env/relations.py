@@ -7,6 +7,8 @@
   count what it deleted there;
 * :mod:`djcfg_env.join_guard` raises :class:`CrossDatabaseJoinError` before a
   query that would join (or subquery) a table of another database is sent;
+* :mod:`djcfg_env.generic_relations` makes contenttypes' generic relations
+  (``GenericForeignKey``, ``GenericRelation``) look each row up where it lives;
 * :mod:`djcfg_env.placement` holds the model -> alias table both use, built
   once from the routers and rebuilt when a test overrides database settings.
 
@@ -18,7 +20,7 @@ relations between configured aliases. See docs/relations.md.
 
 from __future__ import annotations
 
-from . import cross_delete, join_guard, placement
+from . import cross_delete, generic_relations, join_guard, placement
 from .join_guard import CrossDatabaseJoinError
 
 __all__ = ["install", "CrossDatabaseJoinError"]
@@ -28,4 +30,5 @@ def install() -> None:
     """Connect the cross-database relation handling (idempotent; called from the app's ready())."""
     placement.connect()
     cross_delete.install()
+    generic_relations.install()
     join_guard.install()
