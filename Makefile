@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test test-django42 lint package-check bench postgres clean
+.PHONY: install demo test test-django42 test-django6 lint package-check bench postgres clean
 
 install: $(VENV)/.installed
 
@@ -32,6 +32,24 @@ test-django42: .venv-django42/.installed
 	$(PYTHON) -m venv .venv-django42
 	.venv-django42/bin/pip install --quiet --upgrade pip
 	.venv-django42/bin/pip install --quiet -e ".[test,postgres]" "django>=4.2,<5.0"
+	touch $@
+
+## The same suite on Django 6.0, in its own venv, with a Python 3.12+ found by .ci/find-python312
+## (Django 6 does not run on 3.11); skipped, saying so, where there is none.
+test-django6:
+	@python="$$(bash .ci/find-python312)"; \
+	if [ -z "$$python" ]; then \
+		echo "test-django6: skipped: no Python 3.12 or newer here (Django 6 needs one)"; \
+	else \
+		$(MAKE) --no-print-directory .venv-django6/.installed PYTHON_DJANGO6="$$python" && \
+		{ bash .ci/postgres-up || true; } && \
+		.venv-django6/bin/pytest -n 2 -p no:cacheprovider $(PYTEST_ARGS); \
+	fi
+
+.venv-django6/.installed: pyproject.toml
+	$(PYTHON_DJANGO6) -m venv .venv-django6
+	.venv-django6/bin/pip install --quiet --upgrade pip
+	.venv-django6/bin/pip install --quiet -e ".[test,postgres]" "django>=6.0,<6.1"
 	touch $@
 
 ## Static checks: ruff (lint) and mypy (types of src/djcfg_env).
@@ -63,4 +81,4 @@ postgres:
 	bash .ci/postgres-up
 
 clean:
-	rm -rf $(VENV) .venv-django42 .pytest_cache build docs/demo/var/*.sqlite3* docs/demo/var/*.lock
+	rm -rf $(VENV) .venv-django42 .venv-django6 .pytest_cache build docs/demo/var/*.sqlite3* docs/demo/var/*.lock
