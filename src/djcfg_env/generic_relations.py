@@ -44,10 +44,13 @@ __all__ = ["install", "uninstall", "installed", "alias_with_table"]
 _originals: dict[tuple[type, str], Callable[..., Any] | None] = {}
 
 
-def alias_with_table(model: type[Model], alias: str | None) -> str:
-    """``alias`` if ``model``'s table lives there, else the alias the model lives on."""
+def alias_with_table(model: type[Model], alias: str | None) -> str | None:
+    """``alias`` if ``model``'s table lives there, else the alias the model lives on.
+
+    ``None`` (no alias chosen: the routers decide) stays ``None``.
+    """
     if alias is None:
-        return home_alias(model)
+        return None
     if model._meta.db_table in placement().foreign_tables.get(alias, ()):
         return home_alias(model)
     return alias
@@ -82,7 +85,8 @@ def _patches() -> dict[tuple[type, str], Callable[..., Any]]:
         self: GenericRelation, objs: Iterable[Model], using: str = DEFAULT_DB_ALIAS
     ) -> QuerySet[Any]:
         # The rows that point at objs, looked for on the alias where they live.
-        return bulk_related_objects(self, objs, alias_with_table(self.remote_field.model, using))  # type: ignore[no-any-return]
+        alias = alias_with_table(self.remote_field.model, using) or using
+        return bulk_related_objects(self, objs, alias)  # type: ignore[no-any-return]
 
     return {
         (ContentTypeManager, "db_manager"): content_type_db_manager,
