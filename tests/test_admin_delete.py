@@ -48,10 +48,9 @@ def admin_shell(seed: Seed, code: str) -> dict[str, object]:
 
 
 def without_admins(rows: dict[str, dict[str, list[tuple[object, ...]]]]) -> object:
-    """A snapshot without the superusers each test logs in with (column 4 is the username)."""
-    users = rows["default"]["auth_user"]
-    rows["default"]["auth_user"] = [row for row in users if not str(row[4]).startswith("admin-")]
-    return rows
+    """A copy of a snapshot without the superusers each test logs in with (column 4 is the username)."""
+    users = [row for row in rows["default"]["auth_user"] if not str(row[4]).startswith("admin-")]
+    return {**rows, "default": {**rows["default"], "auth_user": users}}
 
 
 def text(page: str) -> str:

@@ -7,6 +7,7 @@ and never contains a value: a value may be (or contain) a password.
 from __future__ import annotations
 
 import sys
+import traceback
 from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType, TracebackType
 
@@ -110,7 +111,7 @@ def report_if_fatal(error: ConfigError | None) -> None:
                     "the environment is not valid:\n"
                 )
                 error = _fatal
-            sys.stderr.write(f"{type(error).__module__}.{type(error).__qualname__}: {error}\n")
+            sys.stderr.write("".join(traceback.format_exception_only(type(error), error)))
 
         sys.excepthook = excepthook
 

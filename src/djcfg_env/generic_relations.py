@@ -68,16 +68,17 @@ def _patches() -> dict[tuple[type, str], Callable[..., Any]]:
         # Content types (and the manager's per-alias cache) come from where they live.
         return db_manager(self, alias_with_table(ContentType, using), hints)  # type: ignore[no-any-return]
 
+    def objects_of(content_type: ContentType, using: str | None) -> QuerySet[Any]:
+        # The content type's model's rows, on ``using`` if its table is there.
+        model = content_type.model_class()
+        assert model is not None, f"content type {content_type.app_label}.{content_type.model} has no model"
+        return model._base_manager.using(alias_with_table(model, using))
+
     def get_object_for_this_type(self: ContentType, using: str | None = None, **kwargs: Any) -> Model:
-        model = self.model_class()
-        assert model is not None, f"content type {self.app_label}.{self.model} has no model"
-        alias = alias_with_table(model, using or self._state.db)
-        return model._base_manager.using(alias).get(**kwargs)  # type: ignore[no-any-return]
+        return objects_of(self, using or self._state.db).get(**kwargs)  # type: ignore[no-any-return]
 
     def get_all_objects_for_this_type(self: ContentType, **kwargs: Any) -> QuerySet[Any]:
-        model = self.model_class()
-        assert model is not None, f"content type {self.app_label}.{self.model} has no model"
-        return model._base_manager.using(alias_with_table(model, self._state.db)).filter(**kwargs)
+        return objects_of(self, self._state.db).filter(**kwargs)
 
     bulk_related_objects = GenericRelation.bulk_related_objects
 
