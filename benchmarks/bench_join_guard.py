@@ -44,8 +44,9 @@ def worker() -> None:
     from blog.models import Comment, Post
     from django.contrib.auth.models import User
     from django.db import connections
+    from django.test import override_settings
 
-    from djcfg_env import join_guard
+    from djcfg_env.orm import join_guard
 
     for alias in ("default", "blog_db"):
         call_command("migrate", database=alias, verbosity=0)
@@ -76,7 +77,8 @@ def worker() -> None:
     results: dict[str, float] = {}
     for _ in range(3):  # interleave with and without, keep the best of each
         for installed in (True, False):
-            (join_guard.install if installed else join_guard.uninstall)()
+            switch = override_settings(DJCFG_ENV={"JOIN_GUARD": installed})
+            switch.enable()  # the switchboard installs or removes the guard
             suffix = "guarded" if installed else "plain"
             for name, function, number in (
                 ("compile", compile_simple, 2000),
@@ -86,7 +88,7 @@ def worker() -> None:
                 key = f"{name}_{suffix}"
                 value = _best(function, number, repeat=3)
                 results[key] = min(results.get(key, value), value)
-    join_guard.install()
+            switch.disable()
     results["check"] = _best(lambda: join_guard.check_query(compiled), 20000)
     results["round_trip"] = _best(round_trip, 300)
     results["backend"] = connection.vendor  # type: ignore[assignment]

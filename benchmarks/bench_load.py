@@ -112,7 +112,7 @@ def main() -> int:
     import djcfg_env
 
     goals = {10: 5.0, 100: 20.0}
-    from djcfg_env import schema, urls
+    from djcfg_env.env import schema, urls
 
     def uncached(environ):
         schema._resolve.cache_clear()

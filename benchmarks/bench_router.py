@@ -45,7 +45,7 @@ def _setup() -> None:
             DATABASE_ROUTING_RULES={"auth": "users_db"},
             READ_ONLY_DATABASES=frozenset(),
             INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth"],
-            DATABASE_ROUTERS=[],
+            DATABASE_ROUTERS=["djcfg_env.router.AppDatabaseRouter"],
         )
         django.setup()
 

@@ -48,7 +48,7 @@ def test_readme_relations_example_prints_what_it_says(tmp_path) -> None:
     assert result.stdout.splitlines() == [first, second]
     assert result.returncode == 1  # the last line raises, as the README says
     assert result.stderr.strip().splitlines()[-1].startswith(
-        "djcfg_env.join_guard.CrossDatabaseJoinError: Cross-database join through blog.Post.author: "
+        "djcfg_env.exceptions.CrossDatabaseJoinError: Cross-database join through blog.Post.author: "
         "blog.Post lives on 'blog_db' and auth.User on 'default',"
     )
     assert "prefetch_related('author')" in result.stderr

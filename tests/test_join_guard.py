@@ -171,12 +171,12 @@ def test_a_stray_same_named_table_in_the_wrong_database_cannot_answer(seed: Seed
         out = seed.shell(
             PROBE
             + dedent(f"""
-            from djcfg_env import join_guard
+            from django.test import override_settings
             guarded = [
                 probe("[p.author.username for p in Post.objects.filter(pk={setup['post']}).select_related('author')]"),
                 probe("list(Post.objects.filter(author__username='stray-impostor').values_list('pk', flat=True))"),
             ]
-            join_guard.uninstall()  # what plain Django does with the same query
+            override_settings(DJCFG_ENV={{"JOIN_GUARD": False}}).enable()  # plain Django's answer
             unguarded = probe("[p.author.username for p in Post.objects.filter(pk={setup['post']}).select_related('author')]")
             result({{"guarded": guarded, "unguarded": unguarded}})
             """)
@@ -201,7 +201,7 @@ def test_an_uncaught_error_reads_clearly_and_carries_no_connection_secret(seed: 
     )
     assert done.returncode == 1
     last = done.stderr.strip().splitlines()[-1]
-    assert last == f"djcfg_env.join_guard.CrossDatabaseJoinError: {SELECT_RELATED_MESSAGE}"
+    assert last == f"djcfg_env.exceptions.CrossDatabaseJoinError: {SELECT_RELATED_MESSAGE}"
     for secret in ("postgres://", "sqlite://", "SECRET_KEY", "seed-project-tests-not-a-secret"):
         assert secret not in done.stdout + done.stderr
     if seed.backend == "postgresql":
@@ -212,7 +212,7 @@ def test_docs_show_the_error_exactly_as_raised() -> None:
     from tests.conftest import ROOT
 
     text = (ROOT / "docs" / "relations.md").read_text()
-    block = text.split("djcfg_env.join_guard.CrossDatabaseJoinError: ", 1)[1].split("\n```", 1)[0]
+    block = text.split("djcfg_env.exceptions.CrossDatabaseJoinError: ", 1)[1].split("\n```", 1)[0]
     assert " ".join(block.split()) == SELECT_RELATED_MESSAGE
 
 

@@ -12,7 +12,7 @@ from types import MappingProxyType
 import pytest
 
 from djcfg_env import ConfigError, Settings, load
-from djcfg_env.loader import DEBUG_SECRET_KEY
+from djcfg_env.env.loader import DEBUG_SECRET_KEY
 from tests.conftest import run
 
 SECRET_KEY = "load-test-secret-key-0d9e"

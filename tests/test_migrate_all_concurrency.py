@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from djcfg_env.locks import POSTGRES_LOCK_KEY, FileLock, sqlite_lock_path
+from djcfg_env.release.locks import POSTGRES_LOCK_KEY, FileLock, sqlite_lock_path
 from tests import pg
 from tests.conftest import clean_env
 from tests.pg import PostgresDatabases

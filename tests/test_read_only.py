@@ -12,10 +12,9 @@ import json
 import pickle
 
 import pytest
-from django.conf import settings
 from django.test import override_settings
 
-from djcfg_env import readonly
+from djcfg_env.orm import readonly
 from djcfg_env.readonly import ReadOnlyDatabaseError
 from tests.seed_project.harness import Seed, databases  # noqa: F401 - fixture
 
@@ -99,7 +98,7 @@ def test_the_error_pickles_and_names_no_url() -> None:
     ],
 )
 def test_which_statements_the_sql_guard_refuses(sql: str, refused: bool) -> None:
-    from djcfg_env.readonly import _WRITE_SQL
+    from djcfg_env.orm.readonly import _WRITE_SQL
 
     assert bool(_WRITE_SQL.match(sql)) is refused
 
@@ -117,16 +116,15 @@ def test_which_statements_the_sql_guard_refuses(sql: str, refused: bool) -> None
     ],
 )
 def test_which_statements_lock_rows(sql: str, locks: bool) -> None:
-    from djcfg_env.readonly import _LOCK_SQL
+    from djcfg_env.orm.readonly import _LOCK_SQL
 
     assert bool(_LOCK_SQL.search(sql)) is locks
 
 
-def test_install_from_settings_uses_read_only_databases() -> None:
-    try:
-        with override_settings(READ_ONLY_DATABASES=frozenset({"replica"})):
-            readonly.install_from_settings()
-        assert readonly.read_only_aliases() == frozenset({"replica"})
-    finally:
-        readonly.install(settings.READ_ONLY_DATABASES)
-    assert readonly.read_only_aliases() == frozenset()
+def test_the_guard_follows_read_only_databases_and_goes_when_none_is_left() -> None:
+    databases = {alias: {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
+                 for alias in ("default", "replica")}
+    assert readonly.guarded_aliases() == frozenset()
+    with override_settings(DATABASES=databases, READ_ONLY_DATABASES=frozenset({"replica"})):
+        assert readonly.guarded_aliases() == frozenset({"replica"})
+    assert readonly.guarded_aliases() == frozenset()

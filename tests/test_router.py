@@ -13,12 +13,10 @@ import warnings
 from collections.abc import Iterator
 
 import pytest
-from django.conf import settings
-from django.contrib.auth.models import Group, Permission, User
+from django.contrib.auth.models import Group, User
 from django.contrib.contenttypes.models import ContentType
 from django.test import override_settings
 
-from djcfg_env import readonly
 from djcfg_env.router import AppDatabaseRouter
 from tests.seed_project.harness import Seed, databases  # noqa: F401 - fixture
 
@@ -28,17 +26,24 @@ _DATABASES = {alias: {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"
 
 @pytest.fixture
 def make_router() -> Iterator[object]:
+    """A router answering for ``rules``: the settings stay overridden until the test ends."""
+    overrides: list[override_settings] = []
+
     def make(rules: dict[str, str], read_only: frozenset[str] = frozenset()) -> AppDatabaseRouter:
+        override = override_settings(
+            DATABASE_ROUTING_RULES=rules, READ_ONLY_DATABASES=read_only, DATABASES=_DATABASES
+        )
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "Overriding setting DATABASES", UserWarning)
-            with override_settings(
-                DATABASE_ROUTING_RULES=rules, READ_ONLY_DATABASES=read_only, DATABASES=_DATABASES
-            ):
-                return AppDatabaseRouter()
+            override.enable()
+        overrides.append(override)
+        return AppDatabaseRouter()
 
     yield make
-    # A router installs its read-only set process-wide; put back the real one.
-    readonly.install(settings.READ_ONLY_DATABASES)
+    for override in reversed(overrides):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Overriding setting DATABASES", UserWarning)
+            override.disable()
 
 
 def test_reads_and_writes_follow_the_app_route(make_router) -> None:
@@ -59,29 +64,49 @@ def test_the_app_rule_wins_over_instance_hints(make_router) -> None:
     assert router.db_for_write(ContentType, instance=on_users) == "default"
 
 
-def test_decisions_come_from_tables_built_once(make_router) -> None:
+def test_the_router_answers_from_placement_and_follows_overridden_settings(make_router) -> None:
+    from djcfg_env.orm import placement
+
     router = make_router({"auth": "users_db"})
-    # Every installed model is in the per-model table before the first call...
-    assert router.table[User] == "users_db"
-    assert router.table[ContentType] == "default"
-    assert set(router.table) >= {User, Group, Permission, ContentType, User.groups.through}
-    # ...and settings are not read again: changing them changes nothing.
+    assert router.db_for_read(User) == "users_db"
+    assert placement.HOME[User] == "users_db"  # remembered per model after the first question
+    # A test that overrides the routes is seen by the next query (same router object).
     with override_settings(DATABASE_ROUTING_RULES={"auth": "default", "contenttypes": "users_db"}):
-        assert router.db_for_read(User) == "users_db"
-        assert router.db_for_read(ContentType) == "default"
-        assert router.allow_migrate("users_db", "auth") is True
+        assert User not in placement.HOME
+        assert router.db_for_read(User) == "default"
+        assert router.db_for_read(ContentType) == "users_db"
+        assert router.allow_migrate("users_db", "auth") is False
+    assert router.db_for_read(User) == "users_db"
+
+
+def test_creating_a_router_changes_no_process_state(make_router) -> None:
+    from django.contrib.auth.models import User as UserModel
+    from django.db.models import QuerySet
+    from django.db.models.sql.compiler import SQLCompiler
+
+    from djcfg_env.orm import placement, readonly, switches
+
+    before = (UserModel.save_base, QuerySet.update, SQLCompiler.get_from_clause,
+              switches.installed(), readonly.guarded_aliases(), dict(placement.HOME))
+    AppDatabaseRouter()
+    AppDatabaseRouter()
+    after = (UserModel.save_base, QuerySet.update, SQLCompiler.get_from_clause,
+             switches.installed(), readonly.guarded_aliases(), dict(placement.HOME))
+    assert after == before
 
 
 def test_a_model_defined_later_is_routed_on_first_use(make_router) -> None:
+    from djcfg_env.orm import placement
+
     router = make_router({"auth": "users_db"})
     proxy = type(
         "LateProxy", (User,), {"__module__": "django.contrib.auth.models",
                                "Meta": type("Meta", (), {"proxy": True, "app_label": "auth"})},
     )
     try:
-        assert proxy not in router.table
+        assert proxy not in placement.HOME
         assert router.db_for_read(proxy) == "users_db"
-        assert router.table[proxy] == "users_db"
+        assert placement.HOME[proxy] == "users_db"
     finally:
         from django.apps import apps
 

@@ -67,7 +67,8 @@ def test_import_djcfg_env_alone_reads_no_environment(tmp_path: Path) -> None:
     assert report == {
         "touched": [],
         "settings_imported": False,
-        "public": ["ConfigError", "Settings", "__version__", "load"],
+        "public": ["ConfigError", "CrossDatabaseJoinError", "ReadOnlyDatabaseError", "Settings",
+                   "__version__", "load"],
         "django_configured": False,
     }
 
@@ -232,7 +233,7 @@ def test_a_bad_environment_fails_at_settings_import_listing_every_problem(
     result = run(["python", *args], env=env, cwd=PROJECT)
     assert result.returncode != 0
     output = result.stdout + result.stderr
-    assert "djcfg_env.errors.ConfigError" in output
+    assert "djcfg_env.exceptions.ConfigError" in output
     for line in (
         "DATABASE_URL: cannot be read as a URL; check the port",
         "DATABASE_URL_ANALYTICS: parameter read_only is not a boolean;",
@@ -247,7 +248,7 @@ def test_a_bad_environment_fails_at_settings_import_listing_every_problem(
         assert secret.lower() not in output.lower()
     if command[0] == "-c":  # the settings import itself ends the process: no frames
         assert "Traceback" not in output
-        assert output.startswith("djcfg_env.errors.ConfigError: DATABASE_URL: ")
+        assert output.startswith("djcfg_env.exceptions.ConfigError: DATABASE_URL: ")
 
 
 BAD_ENV = {
@@ -268,7 +269,7 @@ def test_manage_py_that_stops_on_another_error_still_prints_the_environment_prob
     assert "AppRegistryNotReady" in output  # its traceback is kept...
     tail = output.split("AppRegistryNotReady: Models aren't loaded yet.", 1)[1]
     assert "the environment is not valid" in tail  # ...and the problems follow it
-    assert "djcfg_env.errors.ConfigError: DATABASE_URL: cannot be read as a URL" in tail
+    assert "djcfg_env.exceptions.ConfigError: DATABASE_URL: cannot be read as a URL" in tail
     assert BAD_PASSWORD not in output
 
 

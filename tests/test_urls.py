@@ -17,7 +17,7 @@ import django
 import pytest
 
 from djcfg_env import ConfigError, load
-from djcfg_env import schema as schema_module
+from djcfg_env.env import schema as schema_module
 from tests.conftest import run
 
 SECRET_KEY = "urls-test-secret-key-5c1d"

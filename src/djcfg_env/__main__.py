@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from . import ConfigError, Settings, load
-from .urls import mask
+from .env.urls import mask
 
 __all__ = ["main"]
 
@@ -75,7 +75,7 @@ def _describe(settings: Settings, app_labels: list[str] | None) -> dict[str, Any
             "disable_server_side_cursors": shown.get("DISABLE_SERVER_SIDE_CURSORS"),
         }
     routes = dict(settings.routes)
-    route_variables = {label: f"DB_ROUTE_{label.upper()}" for label in routes}
+    route_variables = dict(settings.route_variables)
     default_apps = (
         [label for label in app_labels if label not in settings.routes]
         if app_labels is not None

@@ -17,7 +17,15 @@ run time, and says how to fix it. See docs/routing.md.
                         model across aliases without ``db_constraint=False``
                         (in your own code E001 is reported for it too).
 ``djcfg_env.W003``      An app with managed models routed to a read-only alias.
+``djcfg_env.E004``      ``DJCFG_ENV`` is not a dict of known switches with
+                        boolean values.
+``djcfg_env.W004``      A switched-on feature is not installed: this Django
+                        version is outside the versions it supports.
 ======================  =====================================================
+
+Where a model lives comes from :mod:`djcfg_env.orm.placement`, the same answer
+the router, the guards and ``migrate_all`` use; the routes are read only to
+explain (which variable put an app where).
 """
 
 from __future__ import annotations
@@ -27,38 +35,32 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import django
 from django.apps import AppConfig, apps
 from django.conf import settings
 from django.core import checks
 from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Field, Model
 
-from .routes import read_only_aliases, routing_rules
+from .env.grammar import route_variable
+from .orm import switches
+from .orm.placement import Placement, placement
 
 __all__ = [
     "check_routes",
     "check_relations",
     "check_contrib_apps",
     "check_read_only_apps",
-    "route_variable",
+    "check_switches",
 ]
 
 TAG = "djcfg_env"
 
 
-def route_variable(app_label: str) -> str:
-    """The variable that routes ``app_label``: ``DB_ROUTE_<APP_LABEL>``."""
-    return f"DB_ROUTE_{app_label.upper()}"
-
-
-def _alias(rules: dict[str, str], model: type[Model]) -> str:
-    return rules.get(model._meta.app_label.lower(), DEFAULT_DB_ALIAS)
-
-
-def _where(rules: dict[str, str], app_label: str) -> str:
+def _where(where: Placement, app_label: str) -> str:
     """'blog_db' (DB_ROUTE_BLOG) or 'default' (not routed): for messages."""
-    alias = rules.get(app_label.lower(), DEFAULT_DB_ALIAS)
-    how = route_variable(app_label) if app_label.lower() in rules else "not routed"
+    alias = where.app_alias(app_label)
+    how = route_variable(app_label) if app_label.lower() in where.rules else "not routed"
     return f"'{alias}' ({how})"
 
 
@@ -88,7 +90,7 @@ def check_routes(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) 
     # Routes name labels lower-cased (DB_ROUTE_<APP_LABEL>), so compare that way.
     installed_lower = {label.lower() for label in installed}
     messages: list[checks.CheckMessage] = []
-    for label, alias in sorted(routing_rules().items()):
+    for label, alias in sorted(placement().rules.items()):
         if label in installed_lower:
             continue
         variable = route_variable(label)
@@ -144,23 +146,23 @@ def _relation_fields(model: type[Model]) -> Iterable[Field[Any, Any]]:
 @checks.register(checks.Tags.models, TAG)
 def check_relations(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """E001, W002 and E002: relations whose two ends are on different aliases."""
-    rules = routing_rules()
-    split_contrib = _auth_contenttypes_split(rules)
+    where = placement()
+    split_contrib = _auth_contenttypes_split(where)
     messages: list[checks.CheckMessage] = []
     for model in _models(app_configs):
-        here = _alias(rules, model)
+        here = where.model_alias(model)
         if model._meta.managed:
             for field in _relation_fields(model):
                 target: type[Model] = field.related_model  # type: ignore[assignment]
-                there = _alias(rules, target)
+                there = where.model_alias(target)
                 if there == here or not getattr(field, "db_constraint", False):
                     continue
                 kind = type(field).__name__
                 text = (
                     f"{model._meta.label}.{field.name} is a {kind} to {target._meta.label} "
                     f"across databases: {model._meta.label} is on "
-                    f"{_where(rules, model._meta.app_label)}, {target._meta.label} on "
-                    f"{_where(rules, target._meta.app_label)}; a database cannot enforce a "
+                    f"{_where(where, model._meta.app_label)}, {target._meta.label} on "
+                    f"{_where(where, target._meta.app_label)}; a database cannot enforce a "
                     f"foreign key to a table in another database."
                 )
                 owned = _owned(model)
@@ -203,16 +205,16 @@ def check_relations(app_configs: Sequence[AppConfig] | None = None, **kwargs: An
             if not isinstance(target, type) or not isinstance(through, type):
                 continue
             ends: tuple[type[Model], ...] = (model, target, through)
-            if len({_alias(rules, end) for end in ends}) == 1:
+            if len({where.model_alias(end) for end in ends}) == 1:
                 continue
-            where = ", ".join(
-                f"{end._meta.label} on {_where(rules, end._meta.app_label)}" for end in ends
+            placed = ", ".join(
+                f"{end._meta.label} on {_where(where, end._meta.app_label)}" for end in ends
             )
             labels = sorted({end._meta.app_label for end in ends})
             messages.append(
                 checks.Error(
                     f"{model._meta.label}.{field.name} is a ManyToManyField across databases: "
-                    f"{where}. Its queries join the through table to both tables, which "
+                    f"{placed}. Its queries join the through table to both tables, which "
                     f"cannot span two databases.",
                     hint=(
                         f"Route the apps {', '.join(repr(label) for label in labels)} to one "
@@ -227,23 +229,23 @@ def check_relations(app_configs: Sequence[AppConfig] | None = None, **kwargs: An
     return messages
 
 
-def _auth_contenttypes_split(rules: dict[str, str]) -> bool:
+def _auth_contenttypes_split(where: Placement) -> bool:
     if not (apps.is_installed("django.contrib.auth") and apps.is_installed("django.contrib.contenttypes")):
         return False
-    return rules.get("auth", DEFAULT_DB_ALIAS) != rules.get("contenttypes", DEFAULT_DB_ALIAS)
+    return where.app_alias("auth") != where.app_alias("contenttypes")
 
 
 @checks.register(TAG)
 def check_contrib_apps(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """W001: ``auth`` and ``contenttypes`` must share an alias."""
-    rules = routing_rules()
-    if not _auth_contenttypes_split(rules):
+    where = placement()
+    if not _auth_contenttypes_split(where):
         return []
-    auth, contenttypes = rules.get("auth", DEFAULT_DB_ALIAS), rules.get("contenttypes", DEFAULT_DB_ALIAS)
+    auth, contenttypes = where.app_alias("auth"), where.app_alias("contenttypes")
     return [
         checks.Warning(
-            f"The app 'auth' is on {_where(rules, 'auth')} and the app 'contenttypes' on "
-            f"{_where(rules, 'contenttypes')}: auth.Permission has "
+            f"The app 'auth' is on {_where(where, 'auth')} and the app 'contenttypes' on "
+            f"{_where(where, 'contenttypes')}: auth.Permission has "
             f"a ForeignKey to ContentType, so migrating auth fails on PostgreSQL and creating "
             f"permissions after migrate reads content types from the wrong database.",
             hint=(
@@ -260,13 +262,13 @@ def check_contrib_apps(app_configs: Sequence[AppConfig] | None = None, **kwargs:
 @checks.register(checks.Tags.models, TAG)
 def check_read_only_apps(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """W003: an app routed to a read-only alias should have no managed models."""
-    rules = routing_rules()
-    read_only = read_only_aliases()
+    where = placement()
+    read_only = where.read_only
     if not read_only:
         return []
     messages: list[checks.CheckMessage] = []
     for config in _configs(app_configs):
-        alias = rules.get(config.label.lower(), DEFAULT_DB_ALIAS)
+        alias = where.app_alias(config.label)
         if alias not in read_only:
             continue
         managed = sorted(
@@ -280,7 +282,7 @@ def check_read_only_apps(app_configs: Sequence[AppConfig] | None = None, **kwarg
         messages.append(
             checks.Warning(
                 f"The app '{config.label}' is routed to the read-only alias '{alias}' "
-                f"({route_variable(config.label) if config.label.lower() in rules else 'not routed'}) "
+                f"({route_variable(config.label) if config.label.lower() in where.rules else 'not routed'}) "
                 f"but has managed models ({shown}): migrations never run on a read-only "
                 f"alias, so Django will never create or change their tables.",
                 hint=(
@@ -290,6 +292,29 @@ def check_read_only_apps(app_configs: Sequence[AppConfig] | None = None, **kwarg
                 ),
                 obj=config.label,
                 id="djcfg_env.W003",
+            )
+        )
+    return messages
+
+
+@checks.register(TAG)
+def check_switches(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """E004: ``DJCFG_ENV`` holds only known switches, each True or False; W004: unsupported Django."""
+    messages: list[checks.CheckMessage] = [
+        checks.Error(message, hint=hint, obj=switches.SETTING, id="djcfg_env.E004")
+        for message, hint in switches.problems(getattr(settings, switches.SETTING, None))
+    ]
+    for feature in switches.unsupported():
+        first, past = feature.versions
+        messages.append(
+            checks.Warning(
+                f"{switches.SETTING}[{feature.key!r}] is on, but djcfg-env supports it on Django "
+                f"{first[0]}.{first[1]} up to (not including) {past[0]}.{past[1]} only, so it is "
+                f"not installed on this Django ({django.get_version()}).",
+                hint=f"Use a supported Django version, or set {switches.SETTING}[{feature.key!r}] = "
+                "False to silence this warning.",
+                obj=switches.SETTING,
+                id="djcfg_env.W004",
             )
         )
     return messages

@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from djcfg_env import load as _load
-from djcfg_env.errors import ConfigError as _ConfigError
-from djcfg_env.errors import report_if_fatal as _report_if_fatal
+from djcfg_env.env.errors import ConfigError as _ConfigError
+from djcfg_env.env.errors import report_if_fatal as _report_if_fatal
 
 try:
     _settings = _load()

@@ -45,13 +45,15 @@ from django.db import transaction
 from django.db.models import Field, Model, QuerySet
 from django.db.models.deletion import Collector, RestrictedError
 
-from .placement import home_alias
+from .placement import home_alias, placement
 from .readonly import ensure_writable
+from .switches import Feature, Patch
 
-__all__ = ["install", "uninstall", "installed"]
+__all__ = ["FEATURE"]
 
 _GROUP = "_djcfg_env_group"
 
+#: Django's Collector methods, as they were when the feature was installed.
 _originals: dict[str, Callable[..., Any]] = {}
 
 #: What a collector subclass keeps about the whole delete rather than its own
@@ -111,34 +113,26 @@ def _crosses(field: Field) -> bool:
 # -- the patched Collector methods ------------------------------------------
 
 
-def _collect(
-    self: Collector,
-    objs: Any,
-    source: type[Model] | None = None,
-    nullable: bool = False,
-    collect_related: bool = True,
-    source_attr: str | None = None,
-    reverse_dependency: bool = False,
-    keep_parents: bool = False,
-    fail_on_restricted: bool = True,
-) -> None:
-    options: dict[str, Any] = {
-        "source": source,
-        "nullable": nullable,
-        "collect_related": collect_related,
-        "source_attr": source_attr,
-        "reverse_dependency": reverse_dependency,
-        "keep_parents": keep_parents,
-    }
+#: collect(self, objs, source, nullable, collect_related, source_attr,
+#: reverse_dependency, keep_parents, fail_on_restricted): the position of
+#: fail_on_restricted among the arguments after ``objs``.
+_FAIL_ON_RESTRICTED = 6
+
+
+def _collect(self: Collector, objs: Any, *args: Any, **kwargs: Any) -> None:
+    if len(args) > _FAIL_ON_RESTRICTED:
+        kwargs["fail_on_restricted"] = args[_FAIL_ON_RESTRICTED]
+        args = args[:_FAIL_ON_RESTRICTED]
+    fail_on_restricted = kwargs.pop("fail_on_restricted", True)
     owner = _collector_for(self, objs)
     if owner is not self:
         # Cascading into another database: the sibling collects there,
         # following that database's own relations (recursively). Django's
         # collect, not the subclass's: a subclass's own collect() (NestedObjects')
         # has already seen these objects, on the collector on_delete was given.
-        _originals["collect"](owner, objs, **options, fail_on_restricted=False)
+        _originals["collect"](owner, objs, *args, fail_on_restricted=False, **kwargs)
         return
-    _originals["collect"](self, objs, **options, fail_on_restricted=fail_on_restricted)
+    _originals["collect"](self, objs, *args, fail_on_restricted=fail_on_restricted, **kwargs)
     if fail_on_restricted:
         group: _Group | None = self.__dict__.get(_GROUP)
         if group is not None:
@@ -191,12 +185,14 @@ def _nested_related_objects(
     return queryset.select_related(*names) if names else queryset
 
 
-def _can_fast_delete(self: Collector, objs: Any, from_field: Field | None = None) -> bool:
+def _can_fast_delete(self: Collector, objs: Any, *args: Any, **kwargs: Any) -> bool:
+    # can_fast_delete(self, objs, from_field=None)
+    from_field = args[0] if args else kwargs.get("from_field")
     if from_field is not None and _crosses(from_field):
         # A fast delete runs on this collector's database; cross-database rows
         # go through the sibling collector instead.
         return False
-    return bool(_originals["can_fast_delete"](self, objs, from_field=from_field))
+    return bool(_originals["can_fast_delete"](self, objs, *args, **kwargs))
 
 
 def _add_field_update(self: Collector, field: Field, value: Any, objs: Any) -> None:
@@ -209,10 +205,10 @@ def _add_restricted_objects(self: Collector, field: Field, objs: Any) -> None:
     _originals["add_restricted_objects"](owner, field, objs)
 
 
-def _delete(self: Collector) -> tuple[int, dict[str, int]]:
+def _delete(self: Collector, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
     group: _Group | None = self.__dict__.get(_GROUP)
     if group is None or group.root is not self or len(group.members) == 1:
-        return _originals["delete"](self)  # type: ignore[no-any-return]
+        return _originals["delete"](self, *args, **kwargs)  # type: ignore[no-any-return]
     siblings = [member for member in group.members.values() if member is not self]
     for collector in siblings:
         # A cascade must not reach a read-only alias: refuse before any write anywhere.
@@ -228,7 +224,7 @@ def _delete(self: Collector) -> tuple[int, dict[str, int]]:
         for alias in group.members:
             stack.enter_context(transaction.atomic(using=alias, savepoint=False))
         for collector in [*siblings, self]:
-            deleted, per_model = _originals["delete"](collector)
+            deleted, per_model = _originals["delete"](collector, *args, **kwargs)
             total += deleted
             counts.update(per_model)
     return total, dict(counts)
@@ -239,56 +235,47 @@ def _updated_models(collector: Collector) -> Iterable[type[Model]]:
     return (field.model for field, _value in collector.field_updates)
 
 
-_PATCHES: dict[str, Callable[..., Any]] = {
-    "collect": _collect,
-    "related_objects": _related_objects,
-    "can_fast_delete": _can_fast_delete,
-    "add_field_update": _add_field_update,
-    "add_restricted_objects": _add_restricted_objects,
-    "delete": _delete,
-}
+def _keeping(name: str, replacement: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A Patch.wrap that remembers Django's method under ``name`` and installs ``replacement``."""
+
+    def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
+        _originals[name] = original
+        return replacement
+
+    return wrap
 
 
-#: The admin's NestedObjects and its own related_objects, while patched.
-_nested: dict[type[Collector], Callable[..., Any]] = {}
+def _collector() -> type:
+    return Collector
 
 
-def _admin_nested_objects() -> type[Collector] | None:
-    """``django.contrib.admin.utils.NestedObjects`` if the admin is installed (not imported otherwise)."""
-    from django.apps import apps
-
-    if not apps.apps_ready or not apps.is_installed("django.contrib.admin"):
-        return None
+def _nested_objects() -> type:
     from django.contrib.admin.utils import NestedObjects
 
     return NestedObjects
 
 
-def installed() -> bool:
-    """Whether :func:`install` is in effect."""
-    return bool(_originals)
-
-
-def install() -> None:
-    """Patch ``django.db.models.deletion.Collector`` in place (idempotent).
-
-    With ``django.contrib.admin`` installed, its ``NestedObjects`` too.
-    """
-    if not _originals:
-        for name, replacement in _PATCHES.items():
-            _originals[name] = getattr(Collector, name)
-            setattr(Collector, name, replacement)
-    nested = _admin_nested_objects()
-    if nested is not None and nested not in _nested:
-        _nested[nested] = nested.__dict__["related_objects"]
-        nested.related_objects = _nested_related_objects  # type: ignore[method-assign]
-
-
-def uninstall() -> None:
-    """Undo :func:`install` (for benchmarks and tests that compare with plain Django)."""
-    for name, original in _originals.items():
-        setattr(Collector, name, original)
-    _originals.clear()
-    for nested, original in _nested.items():
-        nested.related_objects = original  # type: ignore[method-assign]
-    _nested.clear()
+FEATURE = Feature(
+    key="CROSS_DATABASE_DELETE",
+    summary="Follow on_delete into the database each related model lives on, in one .delete().",
+    patches=(
+        Patch(_collector, "collect", _keeping("collect", _collect),
+              assumes=("self", "objs", "source", "nullable", "collect_related", "source_attr",
+                       "reverse_dependency", "keep_parents", "fail_on_restricted")),
+        Patch(_collector, "related_objects", _keeping("related_objects", _related_objects),
+              assumes=("self", "related_model", "related_fields", "objs")),
+        Patch(_collector, "can_fast_delete", _keeping("can_fast_delete", _can_fast_delete),
+              assumes=("self", "objs", "from_field")),
+        Patch(_collector, "add_field_update", _keeping("add_field_update", _add_field_update),
+              assumes=("self", "field", "value", "objs")),
+        Patch(_collector, "add_restricted_objects",
+              _keeping("add_restricted_objects", _add_restricted_objects),
+              assumes=("self", "field", "objs")),
+        Patch(_collector, "delete", _keeping("delete", _delete)),
+        Patch(_nested_objects, "related_objects", lambda original: _nested_related_objects,
+              assumes=("self", "related_model", "related_fields", "objs"),
+              needs_app="django.contrib.admin"),
+    ),
+    needed=lambda: placement().routed,
+    disconnect=_originals.clear,
+)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from .urls import MASK, SECRET_OPTION
+from ..env.urls import MASK, SECRET_OPTION
 
 __all__ = [
     "EXIT_OK",
@@ -87,6 +87,8 @@ class AliasResult:
     error: str | None = None
     #: The migration that was running when it failed, if any.
     migration: str | None = None
+    #: The alias's engine (Django's ``connection.vendor``); looked up when not given.
+    vendor: str | None = None
 
 
 class Scrubber:
@@ -201,13 +203,7 @@ def summary_lines(
         lines.append(f"  skipped (read-only): {_names(by[Outcome.READ_ONLY])}")
     lines.append(f"  not attempted: {_names(by.get(Outcome.NOT_ATTEMPTED, []))}")
     if by.get(Outcome.FAILED):
-        lines.append(
-            "  A failed alias may need attention: on PostgreSQL and SQLite each migration "
-            "runs in a transaction, so the failing one was rolled back and the migrations "
-            "before it stay applied; on MySQL/MariaDB schema changes are not transactional, "
-            "so check that migration's tables by hand. Fix the cause, then run migrate_all "
-            "again: it picks up where this run stopped."
-        )
+        lines.append(_failure_advice(by[Outcome.FAILED]))
     if any(r.outcome in (Outcome.UNREACHABLE, Outcome.LOCK_TIMEOUT) for r in problems):
         lines.append(
             "  Unreachable or locked aliases were not changed: check the host, port, user "
@@ -218,6 +214,50 @@ def summary_lines(
     if by.get(Outcome.NOT_ATTEMPTED) and stopped_early:
         lines.append("  --keep-going migrates the remaining aliases even after a failure.")
     return lines
+
+
+#: Engines whose schema changes run inside the migration's transaction (can_rollback_ddl).
+_TRANSACTIONAL_DDL = frozenset({"postgresql", "sqlite"})
+_ENGINE_NAMES = {"mysql": "MySQL/MariaDB", "oracle": "Oracle"}
+
+
+def _vendor(result: AliasResult) -> str:
+    """The failed alias's engine: as reported, else from Django's connection handler."""
+    if result.vendor:
+        return result.vendor
+    try:
+        from django.db import connections
+
+        return str(connections[result.alias].vendor)
+    except Exception:  # noqa: BLE001 - unknown: the advice then covers every case
+        return ""
+
+
+def _failure_advice(failed: list[AliasResult]) -> str:
+    """What a failed migration left behind, said per kind of engine."""
+    rolled_back = [r for r in failed if _vendor(r) in _TRANSACTIONAL_DDL]
+    left: dict[str, list[str]] = {}
+    for result in failed:
+        vendor = _vendor(result)
+        if vendor not in _TRANSACTIONAL_DDL:
+            left.setdefault(_ENGINE_NAMES.get(vendor, vendor or "other engines"), []).append(result.alias)
+    parts = []
+    if rolled_back:
+        parts.append(
+            "on PostgreSQL and SQLite each migration runs in a transaction, so the failing "
+            "one was rolled back and the migrations before it stay applied"
+        )
+    for engine, aliases in left.items():
+        parts.append(
+            f"on {engine} ({', '.join(aliases)}) schema changes are not transactional: the "
+            "tables (and columns, indexes) the failing migration created before it failed are "
+            "still there and it is not recorded, so running it again fails on them; drop "
+            "them by hand before retrying (the migrations before it stay applied)"
+        )
+    return (
+        f"  A failed alias may need attention: {'; '.join(parts)}. Fix the cause, then run "
+        "migrate_all again: it picks up where this run stopped."
+    )
 
 
 def count_phrase(n: int) -> str:

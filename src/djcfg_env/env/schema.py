@@ -131,6 +131,8 @@ class ConnectionParameters(ma.Schema):
 
 _PARAMETERS = ConnectionParameters()
 _SUPPORTS_POOL = django.VERSION >= (5, 1)
+#: mysqlclient-based backends: OPTIONS["init_command"] runs on every new connection.
+_MYSQL_BACKENDS = frozenset({"django.db.backends.mysql", "django.contrib.gis.db.backends.mysql"})
 
 
 class DatabaseUrl(ma.fields.Field):
@@ -218,4 +220,10 @@ def _apply_parameters(config: dict[str, Any], reserved: Mapping[str, list[str]])
         flag = "-c default_transaction_read_only=on"
         existing = options.get("options")
         options["options"] = f"{existing} {flag}" if existing else flag
+    elif read_only and config.get("ENGINE") in _MYSQL_BACKENDS:
+        # MySQL 5.6.5+ and MariaDB: the session refuses writes itself. After the
+        # URL's own init_command, which still runs (mysqlclient allows several statements).
+        flag = "SET SESSION TRANSACTION READ ONLY"
+        existing = str(options.get("init_command") or "").strip().rstrip(";").rstrip()
+        options["init_command"] = f"{existing}; {flag}" if existing else flag
     return read_only

@@ -2,7 +2,7 @@
 
 ``DATABASE_URL`` is the alias ``default``; ``DATABASE_URL_<NAME>`` is the alias
 ``<name>`` (lower-cased); ``DB_ROUTE_<APP_LABEL>`` routes an app label to an
-alias. Names are checked here; values are left to :mod:`djcfg_env.schema`.
+alias. Names are checked here; values are left to :mod:`djcfg_env.env.schema`.
 """
 
 from __future__ import annotations
@@ -12,14 +12,40 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["DEFAULT_URL_VARIABLE", "URL_PREFIX", "ROUTE_PREFIX", "Discovered", "discover"]
+__all__ = [
+    "DEFAULT_URL_VARIABLE",
+    "URL_PREFIX",
+    "ROUTE_PREFIX",
+    "DEFAULT_ALIAS",
+    "Discovered",
+    "discover",
+    "url_variable",
+    "route_variable",
+]
 
 DEFAULT_URL_VARIABLE = "DATABASE_URL"
 URL_PREFIX = "DATABASE_URL_"
 ROUTE_PREFIX = "DB_ROUTE_"
 
+#: The alias DATABASE_URL defines (Django's DEFAULT_DB_ALIAS).
+DEFAULT_ALIAS = "default"
+
 # An alias or app label: an ASCII Python identifier, used lower-cased.
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def url_variable(alias: str) -> str:
+    """The variable that defines ``alias``: ``DATABASE_URL`` or ``DATABASE_URL_<ALIAS>``."""
+    return DEFAULT_URL_VARIABLE if alias == DEFAULT_ALIAS else f"{URL_PREFIX}{alias.upper()}"
+
+
+def route_variable(app_label: str) -> str:
+    """The variable that routes ``app_label``: ``DB_ROUTE_<APP_LABEL>``.
+
+    Routes match labels case-insensitively; where the variable as the user wrote
+    it is known (``Settings.route_variables``), show that instead.
+    """
+    return f"{ROUTE_PREFIX}{app_label.upper()}"
 
 
 @dataclass
@@ -73,7 +99,7 @@ def discover(environ: Mapping[str, str]) -> Discovered:
     found = Discovered()
     problems = found.problems
     if DEFAULT_URL_VARIABLE in environ:
-        found.alias_variables["default"] = DEFAULT_URL_VARIABLE
+        found.alias_variables[DEFAULT_ALIAS] = DEFAULT_URL_VARIABLE
     for variable in sorted(environ):
         if variable.startswith(URL_PREFIX):
             name = variable[len(URL_PREFIX) :]

@@ -152,7 +152,7 @@ def parse_url(url: str) -> tuple[dict[str, Any], dict[str, list[str]]]:
 
     Returns the connection settings (ENGINE, NAME, USER, PASSWORD, HOST, PORT,
     OPTIONS) and the raw values of the reserved query parameters, which are
-    taken out of OPTIONS for :mod:`djcfg_env.schema` to validate.
+    taken out of OPTIONS for :mod:`djcfg_env.env.schema` to validate.
     """
     url = url.strip()
     if not url:

@@ -126,6 +126,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         debug=bool(debug),
         allowed_hosts=tuple(allowed_hosts or ()),
         sources=found.alias_variables,
+        route_variables={label: found.route_variables[label] for label in routes},
     )
 
 

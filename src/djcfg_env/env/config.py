@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from .grammar import DEFAULT_ALIAS, route_variable
+
 __all__ = ["Settings", "ROUTER", "freeze", "thaw"]
 
 #: The router the settings put in ``DATABASE_ROUTERS``.
@@ -49,6 +51,7 @@ class Settings:
         "debug",
         "allowed_hosts",
         "sources",
+        "route_variables",
     )
 
     #: alias -> Django connection settings (``default`` first), read-only.
@@ -62,6 +65,8 @@ class Settings:
     allowed_hosts: tuple[str, ...]
     #: alias -> the variable that defined it.
     sources: Mapping[str, str]
+    #: app label -> the route variable as it was written (``DB_ROUTE_Blog``).
+    route_variables: Mapping[str, str]
 
     def __init__(
         self,
@@ -73,6 +78,7 @@ class Settings:
         debug: bool,
         allowed_hosts: tuple[str, ...],
         sources: Mapping[str, str],
+        route_variables: Mapping[str, str] | None = None,
     ) -> None:
         set_ = object.__setattr__
         set_(self, "databases", freeze(databases))
@@ -82,6 +88,12 @@ class Settings:
         set_(self, "debug", debug)
         set_(self, "allowed_hosts", tuple(allowed_hosts))
         set_(self, "sources", MappingProxyType(dict(sources)))
+        written = dict(route_variables or {})
+        set_(
+            self,
+            "route_variables",
+            MappingProxyType({label: written.get(label, route_variable(label)) for label in self.routes}),
+        )
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"Settings is immutable: cannot set {name!r}")
@@ -146,7 +158,7 @@ class Settings:
 
     def alias_for(self, app_label: str) -> str:
         """The alias an app's models live on (``default`` when not routed)."""
-        return self.routes.get(app_label.lower(), "default")
+        return self.routes.get(app_label.lower(), DEFAULT_ALIAS)
 
     def __repr__(self) -> str:
         routes = ", ".join(f"{app}->{alias}" for app, alias in self.routes.items())

@@ -1,0 +1,273 @@
+"""Refuse writes to read-only aliases before any SQL is sent.
+
+An alias whose URL has ``?read_only=true`` is in ``settings.READ_ONLY_DATABASES``.
+Writes to it are refused at two levels:
+
+1. The ORM's write entry points (``Model.save``/``create``, ``Model.delete``,
+   ``QuerySet.update``/``delete``/``bulk_create``/``bulk_update``/
+   ``get_or_create``/``update_or_create``, and so their async twins) check the
+   alias the write would go to *before* doing anything, and raise
+   :class:`ReadOnlyDatabaseError` naming the model and the alias. Nothing at
+   all is sent to any database (no ``BEGIN``, no ``SELECT`` of related rows).
+2. A connection execute wrapper on each read-only alias refuses any statement
+   that writes (``INSERT``, ``UPDATE``, ``DELETE``, ``CREATE``, ``ALTER``,
+   ``DROP``, ...) or locks rows (``select_for_update()``'s ``SELECT ... FOR
+   UPDATE``) before it is sent: raw SQL, many-to-many changes and anything
+   else that reaches the connection without passing through (1).
+
+On PostgreSQL the session itself is read-only too
+(``default_transaction_read_only=on``, set by :func:`djcfg_env.load`); on
+SQLite each connection of a read-only alias gets ``PRAGMA query_only = ON``
+when it opens, so a write the SQL guard cannot recognise (a ``PRAGMA x = y``,
+``VACUUM``, a statement hidden behind something unusual) is refused by SQLite
+itself.
+
+:data:`FEATURE` is the ``READ_ONLY_GUARD`` switch: installed by the switchboard
+(:mod:`djcfg_env.orm.switches`) only when some alias is read-only, so a project
+without one runs Django's own methods. ``READ_ONLY_GUARD: False`` removes both
+levels and the SQLite pragma; the PostgreSQL session setting comes from the URL
+(``read_only=true``) and stays.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from typing import Any
+
+from django.db import router
+from django.db.backends.signals import connection_created
+from django.db.models import Model, QuerySet
+
+from ..exceptions import ReadOnlyDatabaseError
+from . import placement
+from .switches import Feature, Patch
+
+__all__ = ["ReadOnlyDatabaseError", "FEATURE", "ensure_writable", "guarded_aliases"]
+
+#: The aliases writes are refused on while the guard is installed (empty otherwise).
+_guarded: frozenset[str] = frozenset()
+
+#: Leading whitespace and comments (``/* ... */`` and ``-- ...`` lines) before a statement.
+_LEADING = r"(?:\s|/\*.*?\*/|--[^\n]*(?:\n|\Z))*"
+_WRITE_SQL = re.compile(
+    _LEADING + r"(INSERT|UPDATE|DELETE|REPLACE|MERGE|UPSERT|CREATE|ALTER|DROP|"
+    r"TRUNCATE|GRANT|REVOKE|RENAME|COMMENT\s+ON|VACUUM|REINDEX|CLUSTER|REFRESH|CALL|LOCK|"
+    r"ATTACH|DETACH)\b",
+    re.IGNORECASE | re.DOTALL,
+)
+#: ``WITH ...`` whose main statement, or one of whose CTEs, writes:
+#: ``WITH x AS (...) DELETE FROM t`` or ``WITH d AS (DELETE FROM t RETURNING *) SELECT ...``.
+_WITH_SQL = re.compile(_LEADING + r"WITH\b", re.IGNORECASE | re.DOTALL)
+_WITH_WRITE = re.compile(
+    r"\)\s*(INSERT|UPDATE|DELETE|REPLACE|MERGE)\b"
+    r"|\bAS\s+(?:NOT\s+)?(?:MATERIALIZED\s+)?\(\s*(INSERT|UPDATE|DELETE|MERGE)\b",
+    re.IGNORECASE,
+)
+#: A row lock (``SELECT ... FOR UPDATE``, ``FOR NO KEY UPDATE``, ``FOR SHARE``, ``FOR KEY SHARE``):
+#: what ``select_for_update()`` sends, a write intent a read-only alias cannot honour.
+_LOCK_SQL = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+UPDATE|UPDATE|KEY\s+SHARE|SHARE)\b", re.IGNORECASE)
+_TABLE = re.compile(
+    r"\b(?:INTO|UPDATE|FROM|TABLE|ON)\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?[\"`\[]?([\w.]+)",
+    re.IGNORECASE,
+)
+
+
+def guarded_aliases() -> frozenset[str]:
+    """The aliases writes are refused on right now (empty while the guard is off)."""
+    return _guarded
+
+
+def ensure_writable(model: type[Model], alias: str | None, operation: str) -> None:
+    """Raise :class:`ReadOnlyDatabaseError` if ``alias`` is read-only.
+
+    For code that writes on an alias it chose itself (e.g. a cross-database
+    cascade): call it for every alias before writing to any.
+    """
+    if alias in _guarded:
+        raise ReadOnlyDatabaseError(operation, model._meta.label, alias)
+
+
+def _queryset_alias(queryset: QuerySet[Any]) -> str:
+    # What QuerySet.db returns once _for_write is set, without setting it.
+    return queryset._db or router.db_for_write(queryset.model, **queryset._hints)
+
+
+def _guard_queryset(operation: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
+        def guarded(self: QuerySet[Any], *args: Any, **kwargs: Any) -> Any:
+            if _guarded:
+                alias = _queryset_alias(self)
+                if alias in _guarded:
+                    raise ReadOnlyDatabaseError(operation, self.model._meta.label, alias)
+            return original(self, *args, **kwargs)
+
+        guarded.__name__ = guarded.__qualname__ = original.__name__
+        guarded.__doc__ = original.__doc__
+        return guarded
+
+    return wrap
+
+
+def _refuse_instance_write(instance: Model, using: str | None, operation: str) -> None:
+    """Refuse ``operation`` on ``instance`` if it would go to a read-only alias."""
+    alias = using or router.db_for_write(type(instance), instance=instance)
+    if alias in _guarded:
+        raise ReadOnlyDatabaseError(operation, instance._meta.label, alias)
+
+
+def _guard_save_base(original: Callable[..., Any]) -> Callable[..., Any]:
+    def save_base(self: Model, *args: Any, **kwargs: Any) -> Any:
+        # save_base(self, raw, force_insert, force_update, using, update_fields): Django
+        # passes keywords; ``using`` is the 4th positional one (see FEATURE's assumes).
+        if _guarded:
+            _refuse_instance_write(self, args[3] if len(args) > 3 else kwargs.get("using"), "save")
+        return original(self, *args, **kwargs)
+
+    save_base.__doc__ = original.__doc__
+    return save_base
+
+
+def _guard_delete(original: Callable[..., Any]) -> Callable[..., Any]:
+    def delete(self: Model, *args: Any, **kwargs: Any) -> Any:
+        # delete(self, using=None, keep_parents=False)
+        if _guarded:
+            _refuse_instance_write(self, args[0] if args else kwargs.get("using"), "delete")
+        return original(self, *args, **kwargs)
+
+    delete.__doc__ = original.__doc__
+    return delete
+
+
+_QUERYSET_WRITES = (
+    "update",
+    "delete",
+    "bulk_create",
+    "bulk_update",
+    "get_or_create",
+    "update_or_create",
+)
+
+
+@functools.lru_cache(maxsize=1)
+def _table_models() -> dict[str, str]:
+    """Table name (lower-case) -> model label, for naming the model in raw-SQL refusals."""
+    from django.apps import apps
+
+    return {
+        model._meta.db_table.lower(): model._meta.label
+        for model in apps.get_models(include_auto_created=True)
+    }
+
+
+def _model_in(sql: str, start: int = 0) -> str | None:
+    """The model label (else the table) a statement names first from ``start``, if any."""
+    table = _TABLE.search(sql, start)
+    if table is None:
+        return None
+    name = table.group(1).strip("\"`[]").lower()
+    return _table_models().get(name, name)
+
+
+def _sql_guard(
+    execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]
+) -> Any:
+    """Execute wrapper for a read-only alias: refuse writes and row locks before sending them."""
+    alias = context["connection"].alias
+    if alias in _guarded and isinstance(sql, str):
+        match = _WRITE_SQL.match(sql)
+        if match is None and _WITH_SQL.match(sql):
+            match = _WITH_WRITE.search(sql)
+        if match:
+            group = 1 if match.group(1) else 2
+            label = _model_in(sql, match.start(group))
+            verb = " ".join(match.group(group).upper().split())
+            article = "an" if verb[0] in "AEIOU" else "a"
+            operation = f"run {article} {verb} statement" + (" for" if label else "")
+            raise ReadOnlyDatabaseError(operation, label, alias)
+        if _LOCK_SQL.search(sql):
+            label = _model_in(sql)
+            operation = "lock rows with SELECT ... FOR UPDATE" + (" of" if label else "")
+            raise ReadOnlyDatabaseError(operation, label, alias)
+    return execute(sql, params, many, context)
+
+
+def _add_sql_guard(connection: Any) -> None:
+    if connection.alias in _guarded and _sql_guard not in connection.execute_wrappers:
+        connection.execute_wrappers.append(_sql_guard)
+
+
+def _make_sqlite_read_only(connection: Any) -> None:
+    """``PRAGMA query_only = ON`` on an open SQLite connection of a read-only alias.
+
+    SQLite's own counterpart of PostgreSQL's ``default_transaction_read_only``:
+    sent on the driver connection (not through Django's cursor, so no wrapper
+    sees it), it makes SQLite refuse every write on that connection.
+    """
+    if connection.alias in _guarded and connection.vendor == "sqlite":
+        raw = connection.connection
+        if raw is not None:
+            raw.execute("PRAGMA query_only = ON")
+
+
+def _guard_connection(connection: Any) -> None:
+    """Both connection-level guards, for a connection of a read-only alias."""
+    _add_sql_guard(connection)
+    _make_sqlite_read_only(connection)
+
+
+def _on_connection_created(sender: Any, connection: Any, **kwargs: Any) -> None:
+    _guard_connection(connection)
+
+
+def _connections_of(aliases: frozenset[str]) -> list[Any]:
+    from django.db import connections
+
+    return [connections[alias] for alias in aliases if alias in connections.settings]
+
+
+def _connect() -> None:
+    """Start guarding: the read-only aliases of now, their new and already open connections."""
+    global _guarded
+    _guarded = placement.placement().read_only
+    _table_models.cache_clear()
+    connection_created.connect(_on_connection_created, dispatch_uid="djcfg_env.readonly")
+    for connection in _connections_of(_guarded):
+        if connection.connection is not None:
+            _guard_connection(connection)
+
+
+def _disconnect() -> None:
+    """Stop guarding: no wrapper left on any connection, SQLite writable again."""
+    global _guarded
+    connection_created.disconnect(dispatch_uid="djcfg_env.readonly")
+    for connection in _connections_of(_guarded):
+        if _sql_guard in connection.execute_wrappers:
+            connection.execute_wrappers.remove(_sql_guard)
+        if connection.vendor == "sqlite" and connection.connection is not None:
+            connection.connection.execute("PRAGMA query_only = OFF")
+    _guarded = frozenset()
+
+
+def _model() -> type:
+    return Model
+
+
+def _queryset() -> type:
+    return QuerySet
+
+
+FEATURE = Feature(
+    key="READ_ONLY_GUARD",
+    summary="Refuse every write to a read-only alias before any SQL is sent.",
+    patches=(
+        Patch(_model, "save_base", _guard_save_base,
+              assumes=("self", "raw", "force_insert", "force_update", "using")),
+        Patch(_model, "delete", _guard_delete, assumes=("self", "using")),
+        *(Patch(_queryset, name, _guard_queryset(name)) for name in _QUERYSET_WRITES),
+    ),
+    needed=lambda: bool(placement.placement().read_only),
+    connect=_connect,
+    disconnect=_disconnect,
+)

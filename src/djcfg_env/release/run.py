@@ -1,0 +1,494 @@
+"""The orchestration of ``migrate_all``: every writable alias migrated in one process, safely.
+
+``default`` first, then every other writable alias by name, each with exactly
+the apps the router lets migrate there; read-only aliases are skipped. Each
+alias whose plan is not empty is migrated while holding a lock in that database
+(:mod:`djcfg_env.release.locks`), and its plan is read again once the lock is
+held, so N copies started together apply each migration exactly once. It never
+creates migrations. Exit codes: :data:`djcfg_env.release.report.EXIT_CODES_HELP`.
+
+:class:`Release` writes its progress to a Django ``OutputWrapper`` and returns
+the exit code; the management command only parses the flags.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from importlib import import_module
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core.management.color import Style
+from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
+from django.db import Error as DatabaseError
+from django.db import connections, router
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.migration import Migration
+from django.db.migrations.state import ModelState
+from django.utils.module_loading import module_has_submodule
+
+from ..orm.placement import app_alias, placement
+from .locks import LockTimeout, lock_for
+from .plan import (
+    AliasPlan,
+    disk_loader,
+    is_up_to_date,
+    migratable_apps,
+    plan_for,
+    select_aliases,
+    select_apps,
+)
+from .report import (
+    EXIT_OK,
+    AliasResult,
+    Outcome,
+    Scrubber,
+    count_phrase,
+    describe_database,
+    exit_code,
+    summary_lines,
+)
+
+__all__ = ["Release", "ConflictingMigrations", "DEFAULT_LOCK_TIMEOUT"]
+
+#: Default for --lock-timeout, in seconds.
+DEFAULT_LOCK_TIMEOUT = 300.0
+#: Back-off between connection attempts with --wait: first and longest delay.
+WAIT_FIRST_DELAY = 0.5
+WAIT_MAX_DELAY = 5.0
+
+
+class ConflictingMigrations(Exception):
+    """The migration graph has several leaf nodes in an app (as ``migrate`` refuses)."""
+
+
+class _Unreachable(Exception):
+    """The alias's database refused or did not answer the connection (exit 3)."""
+
+
+class Release:
+    """One ``migrate_all`` run: options in, progress lines out, an exit code back."""
+
+    def __init__(self, *, stdout: Any, style: Style, verbosity: int = 1, interactive: bool = True) -> None:
+        self.stdout = stdout
+        self.style = style
+        self.verbosity = verbosity
+        self.interactive = interactive
+
+    # -- output -------------------------------------------------------------
+    def _line(self, text: str, *, level: int = 1, style: Callable[[str], str] | None = None) -> None:
+        if self.verbosity >= level:
+            self.stdout.write(style(text) if style else text)
+            self.stdout.flush()
+
+    def _problem(self, text: str) -> None:
+        # Problems show even with --verbosity 0.
+        self.stdout.write(self.style.ERROR(text))
+        self.stdout.flush()
+
+    # -- the command ----------------------------------------------------------
+    def run(self, **options: Any) -> int:
+        """Run with the command's options; returns the exit code (UsageError: exit 2)."""
+        started = time.monotonic()
+        # A migration's error may quote anything, SECRET_KEY included.
+        self.scrub = Scrubber(settings.DATABASES, [getattr(settings, "SECRET_KEY", None)])
+        selected = select_aliases(options["databases"])
+        # The migration files and their graph, read once for every alias.
+        self.disk = disk_loader()
+        app_labels = select_apps(options["apps"], self.disk)
+        mode = "plan" if options["plan"] else "check" if options["check"] else "migrate"
+
+        # Import each app's management module, as migrate does, so that every
+        # pre_/post_migrate handler is connected.
+        for app_config in apps.get_app_configs():
+            if module_has_submodule(app_config.module, "management"):
+                import_module(".management", app_config.name)
+
+        read_only = placement().read_only
+        writable = [alias for alias in selected if alias not in read_only]
+        skipped = [alias for alias in selected if alias in read_only]
+        self._line(
+            f"migrate_all: {mode if mode != 'migrate' else 'migrating'} "
+            f"{len(writable)} alias{'es' if len(writable) != 1 else ''}"
+            f" ({', '.join(writable) or 'none'})"
+            + (f"; skipping read-only: {', '.join(skipped)}" if skipped else "")
+            + (f"; apps: {', '.join(sorted(app_labels))}" if app_labels else "")
+        )
+
+        for label, note in self._unplaced_apps(app_labels, writable, read_only):
+            self._line(f"--app {label}: {note}")
+
+        results: dict[str, AliasResult] = {}
+        for alias in selected:
+            if alias in read_only:
+                results[alias] = AliasResult(alias, Outcome.READ_ONLY)
+                self._line(f"[{alias}] skipped: read-only ({self._where(alias)})")
+
+        if options["wait"] is not None and writable:
+            unreachable = self._wait_for(writable, options["wait"])
+            if unreachable is not None:
+                missing, why = unreachable
+                for other in writable:
+                    results[other] = AliasResult(other, Outcome.NOT_ATTEMPTED)
+                results[missing] = AliasResult(missing, Outcome.UNREACHABLE, error=why)
+                return self._finish(selected, results, started, mode, stopped_early=False)
+
+        # The usual release is a no-op: find the aliases already up to date
+        # with one connection each, opened in parallel, before the ordered run.
+        self.known_up_to_date: frozenset[str] = (
+            self._probe_up_to_date(writable, app_labels) if mode != "plan" else frozenset()
+        )
+        stopped = False
+        for alias in writable:
+            if stopped:
+                results[alias] = AliasResult(alias, Outcome.NOT_ATTEMPTED)
+                continue
+            result = self._run_alias(alias, app_labels, mode, options["lock_timeout"])
+            results[alias] = result
+            if result.outcome.is_problem and not options["keep_going"]:
+                stopped = True
+        return self._finish(selected, results, started, mode)
+
+    def _finish(
+        self,
+        selected: list[str],
+        results: dict[str, AliasResult],
+        started: float,
+        mode: str,
+        *,
+        stopped_early: bool = True,
+    ) -> int:
+        ordered = [results[alias] for alias in selected if alias in results]
+        code = exit_code(ordered)
+        lines = summary_lines(
+            ordered, time.monotonic() - started, mode, stopped_early=stopped_early
+        )
+        for line in lines:
+            if code == EXIT_OK:
+                self._line(line, style=self.style.SUCCESS)
+            else:
+                self._problem(line)
+        return code
+
+    def _unplaced_apps(
+        self, app_labels: frozenset[str] | None, writable: list[str], read_only: frozenset[str]
+    ) -> list[tuple[str, str]]:
+        """(label, why) for each ``--app`` that no alias of this run will migrate.
+
+        Without this, ``--app analytics`` for an app on a read-only alias ends
+        with "no selected app migrates here" on every other alias, and the
+        reader has to work out why nothing ran.
+        """
+        if not app_labels:
+            return []
+        notes = []
+        for label in sorted(app_labels):
+            if any(router.allow_migrate(alias, label) for alias in writable):
+                continue
+            home = app_alias(label)
+            if home in read_only:
+                why = (
+                    f"nothing to migrate: the app is routed to the read-only alias '{home}', "
+                    "and migrate_all never migrates a read-only alias"
+                )
+            else:
+                why = (
+                    f"nothing to migrate: the app is routed to '{home}', which this run does "
+                    "not include (see --database)"
+                )
+            notes.append((label, why))
+        return notes
+
+    # -- one alias ----------------------------------------------------------------
+    def _where(self, alias: str) -> str:
+        connection = connections[alias]
+        return describe_database(connection.vendor, connection.settings_dict)
+
+    def _error_text(self, error: BaseException) -> str:
+        text = " ".join(str(error).split()) or "(no message)"
+        return self.scrub(f"{type(error).__name__}: {text}")
+
+    def _run_alias(
+        self, alias: str, selected_apps: frozenset[str] | None, mode: str, lock_timeout: float
+    ) -> AliasResult:
+        started = time.monotonic()
+        connection = connections[alias]
+        self._line(f"[{alias}] start: {self._where(alias)}")
+        if alias in self.known_up_to_date:
+            routed = migratable_apps(alias, self.disk, selected_apps)
+            result = AliasResult(alias, Outcome.UP_TO_DATE if routed else Outcome.NOTHING_ROUTED)
+            result.seconds = time.monotonic() - started
+            self._report_end(result)
+            return result
+        try:
+            try:
+                connection.ensure_connection()
+            except DatabaseError as error:
+                raise _Unreachable(self._error_text(error)) from None
+            result = self._migrate_alias(connection, selected_apps, mode, lock_timeout)
+        except _Unreachable as error:
+            result = AliasResult(alias, Outcome.UNREACHABLE, error=str(error))
+        except LockTimeout as error:
+            result = AliasResult(alias, Outcome.LOCK_TIMEOUT, error=str(error))
+        except _FailedWithResult as error:
+            result = error.result
+        except Exception as error:  # noqa: BLE001 - reported, scrubbed, never a traceback with a secret
+            result = AliasResult(alias, Outcome.FAILED, error=self._error_text(error))
+        finally:
+            try:
+                connection.close()
+            except DatabaseError:
+                pass
+        result.seconds = time.monotonic() - started
+        self._report_end(result)
+        return result
+
+    def _report_end(self, result: AliasResult) -> None:
+        alias, took = result.alias, f"{result.seconds:.2f}s"
+        outcome = result.outcome
+        if outcome is Outcome.MIGRATED:
+            self._line(f"[{alias}] done: applied {count_phrase(len(result.applied))} in {took}")
+        elif outcome is Outcome.UP_TO_DATE:
+            self._line(f"[{alias}] done: up to date ({took})")
+        elif outcome is Outcome.NOTHING_ROUTED:
+            self._line(f"[{alias}] done: no selected app migrates here ({took})")
+        elif outcome is Outcome.PLANNED:
+            self._line(f"[{alias}] plan: {count_phrase(len(result.pending))} to apply ({took})")
+        elif outcome is Outcome.PENDING:
+            self._line(
+                f"[{alias}] check: {count_phrase(len(result.pending))} not applied ({took})"
+            )
+        else:
+            where = f" in {result.migration}" if result.migration else ""
+            applied = (
+                f" (applied {count_phrase(len(result.applied))} before that)"
+                if result.applied
+                else ""
+            )
+            self._problem(f"[{alias}] {outcome.label} after {took}{where}: {result.error}{applied}")
+
+    def _migrate_alias(
+        self,
+        connection: BaseDatabaseWrapper,
+        selected_apps: frozenset[str] | None,
+        mode: str,
+        lock_timeout: float,
+    ) -> AliasResult:
+        alias = connection.alias
+        if mode != "plan" and is_up_to_date(connection, self.disk, selected_apps):
+            # The common no-op release: one query, no loader, no lock, no signals.
+            routed = migratable_apps(alias, self.disk, selected_apps)
+            return AliasResult(alias, Outcome.UP_TO_DATE if routed else Outcome.NOTHING_ROUTED)
+        progress = _Progress(self, alias)
+        executor = MigrationExecutor(connection, progress)
+        self._check_graph(executor)
+        plan = plan_for(executor, alias, selected_apps)
+        if not plan.apps:
+            return AliasResult(alias, Outcome.NOTHING_ROUTED)
+        if mode == "plan":
+            self._print_plan(plan)
+            return AliasResult(
+                alias, Outcome.PLANNED if plan.steps else Outcome.UP_TO_DATE, pending=plan.names
+            )
+        if mode == "check":
+            for name in plan.names:
+                self._line(f"  not applied: {name}")
+            return AliasResult(
+                alias, Outcome.PENDING if plan.steps else Outcome.UP_TO_DATE, pending=plan.names
+            )
+        if not plan.steps:
+            # Nothing to do: no lock, no signals. A copy migrating right now
+            # commits each migration with its record, so an empty plan is final.
+            return AliasResult(alias, Outcome.UP_TO_DATE)
+
+        try:
+            lock = lock_for(connection)
+        except DatabaseError as error:
+            raise _Unreachable(self._error_text(error)) from None
+        try:
+            lock.acquire(
+                lock_timeout,
+                on_wait=lambda: self._line(
+                    f"[{alias}] waiting for the {lock.description}: another copy is "
+                    f"migrating this database (up to {lock_timeout:g}s)"
+                ),
+            )
+            # Read the history again under the lock: another copy may have
+            # applied some or all of the plan since we first looked.
+            executor.loader.build_graph()
+            self._check_graph(executor)
+            plan = plan_for(executor, alias, selected_apps)
+            if not plan.steps:
+                return AliasResult(alias, Outcome.UP_TO_DATE)
+            self._line(f"[{alias}] applying {count_phrase(len(plan.steps))}", level=2)
+            try:
+                self._apply(executor, plan)
+            except Exception as error:  # noqa: BLE001 - reported with the migration's name
+                raise _FailedWithResult(
+                    AliasResult(
+                        alias, Outcome.FAILED, error=self._error_text(error),
+                        migration=progress.current, applied=progress.applied,
+                    )
+                ) from None
+            return AliasResult(alias, Outcome.MIGRATED, applied=progress.applied)
+        finally:
+            lock.release()
+
+    def _check_graph(self, executor: MigrationExecutor) -> None:
+        """Refuse an inconsistent history or conflicting leaf nodes, as migrate does."""
+        executor.loader.check_consistent_history(executor.connection)
+        conflicts = executor.loader.detect_conflicts()
+        if conflicts:
+            names = "; ".join(
+                f"{', '.join(sorted(migrations))} in {app}" for app, migrations in sorted(conflicts.items())
+            )
+            raise ConflictingMigrations(
+                f"conflicting migrations (several leaf nodes): {names}; run "
+                "'manage.py makemigrations --merge' in development and commit the result."
+            )
+
+    def _print_plan(self, plan: AliasPlan) -> None:
+        if not plan.steps:
+            self._line(f"[{plan.alias}]   up to date: no migrations to apply")
+            return
+        for migration, _backwards in plan.steps:
+            note = (
+                "  (recorded only: its app does not migrate on this alias)"
+                if plan.recorded_only(migration)
+                else ""
+            )
+            self._line(f"  {migration.app_label}.{migration.name}{note}")
+
+    def _apply(self, executor: MigrationExecutor, plan: AliasPlan) -> None:
+        """What ``migrate`` does for one alias, for the given targets, in this process."""
+        connection = executor.connection
+        connection.prepare_database()
+        # A private method, but the one migrate itself calls (Django 4.2 to 6.0).
+        pre_migrate_state = executor._create_project_state(  # type: ignore[attr-defined]
+            with_applied_migrations=True
+        )
+        emit_pre_migrate_signal(
+            self.verbosity, self.interactive, connection.alias,
+            stdout=self.stdout, apps=pre_migrate_state.apps, plan=plan.steps,
+        )
+        post_migrate_state = executor.migrate(
+            plan.targets, plan=plan.steps, state=pre_migrate_state.clone(),
+            fake=False, fake_initial=False,
+        )
+        post_migrate_state.clear_delayed_apps_cache()
+        post_migrate_apps = post_migrate_state.apps
+        # As migrate does: re-render the real apps' models with their relations.
+        with post_migrate_apps.bulk_update():
+            model_keys = []
+            for model_state in post_migrate_apps.real_models:
+                model_key = model_state.app_label, model_state.name_lower
+                model_keys.append(model_key)
+                post_migrate_apps.unregister_model(*model_key)
+        post_migrate_apps.render_multiple(
+            [ModelState.from_model(apps.get_model(*model)) for model in model_keys]
+        )
+        emit_post_migrate_signal(
+            self.verbosity, self.interactive, connection.alias,
+            stdout=self.stdout, apps=post_migrate_apps, plan=plan.steps,
+        )
+
+    def _probe_up_to_date(
+        self, aliases: list[str], selected_apps: frozenset[str] | None
+    ) -> frozenset[str]:
+        """The aliases whose migrations are all recorded, checked in parallel threads.
+
+        Connecting is most of a no-op run's cost, so the connections are opened
+        concurrently (each thread has its own, closed when done). Any error here
+        only means "not known": the ordered run then handles that alias fully
+        and reports the error.
+        """
+        if len(aliases) < 2:
+            return frozenset()
+
+        def probe(alias: str) -> str | None:
+            connection = connections[alias]
+            try:
+                return alias if is_up_to_date(connection, self.disk, selected_apps) else None
+            except Exception:  # noqa: BLE001 - reported by the ordered run
+                return None
+            finally:
+                try:
+                    connection.close()
+                except Exception:  # noqa: BLE001
+                    pass
+
+        with ThreadPoolExecutor(max_workers=min(8, len(aliases))) as pool:
+            return frozenset(alias for alias in pool.map(probe, aliases) if alias)
+
+    # -- --wait -------------------------------------------------------------------
+    def _wait_for(self, aliases: list[str], seconds: float) -> tuple[str, str] | None:
+        """Wait until every alias accepts connections; (alias, error) of the first that never did."""
+        deadline = time.monotonic() + seconds
+        delay = WAIT_FIRST_DELAY
+        for alias in aliases:
+            connection = connections[alias]
+            announced = False
+            while True:
+                try:
+                    connection.ensure_connection()
+                except DatabaseError as error:
+                    text = self._error_text(error)
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        self._problem(
+                            f"[{alias}] gave up waiting after {seconds:g}s for "
+                            f"{self._where(alias)}: {text}"
+                        )
+                        return alias, f"not reachable within --wait {seconds:g}s: {text}"
+                    pause = min(delay, remaining)
+                    if not announced or self.verbosity >= 2:
+                        self._line(
+                            f"[{alias}] waiting for {self._where(alias)} to accept "
+                            f"connections ({text}); retrying for up to {remaining:.0f}s"
+                        )
+                        announced = True
+                    time.sleep(pause)
+                    delay = min(delay * 2, WAIT_MAX_DELAY)
+                    continue
+                if announced:
+                    self._line(f"[{alias}] {self._where(alias)} accepts connections")
+                break
+        return None
+
+
+class _FailedWithResult(Exception):
+    """Migrating an alias failed; carries what was applied before and where it stopped."""
+
+    def __init__(self, result: AliasResult) -> None:
+        super().__init__(result.error)
+        self.result = result
+
+
+class _Progress:
+    """MigrationExecutor's progress callback: remembers what ran, prints it at -v 2."""
+
+    def __init__(self, command: Release, alias: str) -> None:
+        self.command = command
+        self.alias = alias
+        self.current: str | None = None
+        self.applied: list[str] = []
+        self._started = 0.0
+
+    def __call__(
+        self, action: str, migration: Migration | None = None, fake: bool | None = False, /
+    ) -> None:
+        if action == "apply_start" and migration is not None:
+            self.current = f"{migration.app_label}.{migration.name}"
+            self._started = time.monotonic()
+            self.command._line(f"[{self.alias}]   applying {self.current} ...", level=2)
+        elif action == "apply_success" and migration is not None:
+            self.applied.append(f"{migration.app_label}.{migration.name}")
+            self.command._line(
+                f"[{self.alias}]   applied {self.current} ({time.monotonic() - self._started:.3f}s)",
+                level=2,
+            )
+            self.current = None
