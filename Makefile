@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
+	-PYTHON=$(PYTHON) bash .ci/mariadb-up --deps-only
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[test,postgres]"
@@ -17,18 +18,21 @@ $(VENV)/.installed: pyproject.toml
 demo: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash docs/demo/run
 
-## Start PostgreSQL (installing it if needed), then run the whole test suite.
-## Without a PostgreSQL server those tests skip, unless DJCFG_REQUIRE_POSTGRES=1.
+## Start PostgreSQL and MariaDB (installing them if needed), then run the whole test suite.
+## Without a server those tests skip, unless DJCFG_REQUIRE_POSTGRES=1 / DJCFG_REQUIRE_MYSQL=1.
 test: install
 	-bash .ci/postgres-up
+	-bash .ci/mariadb-up
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 ## The same suite on the oldest supported Django (4.2 LTS), in its own venv.
 test-django42: .venv-django42/.installed
 	-bash .ci/postgres-up
+	-bash .ci/mariadb-up
 	.venv-django42/bin/pytest -n 2 -p no:cacheprovider $(PYTEST_ARGS)
 
 .venv-django42/.installed: pyproject.toml
+	-PYTHON=$(PYTHON) bash .ci/mariadb-up --deps-only
 	$(PYTHON) -m venv .venv-django42
 	.venv-django42/bin/pip install --quiet --upgrade pip
 	.venv-django42/bin/pip install --quiet -e ".[test,postgres]" "django>=4.2,<5.0"
@@ -43,10 +47,12 @@ test-django6:
 	else \
 		$(MAKE) --no-print-directory .venv-django6/.installed PYTHON_DJANGO6="$$python" && \
 		{ bash .ci/postgres-up || true; } && \
+		{ bash .ci/mariadb-up || true; } && \
 		.venv-django6/bin/pytest -n 2 -p no:cacheprovider $(PYTEST_ARGS); \
 	fi
 
 .venv-django6/.installed: pyproject.toml
+	-PYTHON=$(PYTHON_DJANGO6) bash .ci/mariadb-up --deps-only
 	$(PYTHON_DJANGO6) -m venv .venv-django6
 	.venv-django6/bin/pip install --quiet --upgrade pip
 	.venv-django6/bin/pip install --quiet -e ".[test,postgres]" "django>=6.0,<6.1"
@@ -75,6 +81,7 @@ package-check: install
 ## Benchmarks: ratios against baselines measured in the same run.
 bench: install
 	-bash .ci/postgres-up
+	-bash .ci/mariadb-up
 	$(BIN)/python benchmarks/run.py
 
 postgres:

@@ -54,3 +54,28 @@ def pytest_report_header(config: pytest.Config) -> str:
         return f"postgres: {pg.ADMIN_URL.split('@')[-1]} (databases prefixed {pg.RUN_PREFIX})"
     required = " [required: DJCFG_REQUIRE_POSTGRES=1]" if pg.REQUIRED else ""
     return f"postgres: unavailable, PostgreSQL tests will skip: {reason}{required}"
+
+
+# -- MySQL/MariaDB (tests/mysql.py) ---------------------------------------------------------
+from tests import mysql  # noqa: E402
+
+
+@pytest.fixture
+def mariadb() -> Iterator[mysql.MySQLDatabases]:
+    """Real MySQL/MariaDB databases made for this test and dropped after it."""
+    mysql.require_mysql()
+    databases = mysql.MySQLDatabases()
+    try:
+        yield databases
+    finally:
+        databases.drop_all()
+
+
+@pytest.hookimpl(specname="pytest_report_header")
+def pytest_report_header_mysql(config: pytest.Config) -> str:
+    reason = mysql.unavailable_reason()
+    if reason is None:
+        where = mysql.ADMIN_URL.split("@")[-1]
+        return f"mysql: {where}, {mysql.server_version()} (databases prefixed {pg.RUN_PREFIX})"
+    required = " [required: DJCFG_REQUIRE_MYSQL=1]" if mysql.REQUIRED else ""
+    return f"mysql: unavailable, MySQL/MariaDB tests will skip: {reason}{required}"

@@ -116,6 +116,7 @@ def test_show_json_is_machine_readable_and_masked():
         "conn_health_checks": False,
         "atomic_requests": False,
         "disable_server_side_cursors": False,
+        "test": {},
     }
     analytics = data["databases"]["analytics"]
     assert analytics["read_only"] is True

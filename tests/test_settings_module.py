@@ -68,7 +68,7 @@ def test_import_djcfg_env_alone_reads_no_environment(tmp_path: Path) -> None:
         "touched": [],
         "settings_imported": False,
         "public": ["ConfigError", "CrossDatabaseJoinError", "ReadOnlyDatabaseError", "Settings",
-                   "__version__", "load"],
+                   "__version__", "allow_writes", "load"],
         "django_configured": False,
     }
 

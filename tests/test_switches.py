@@ -29,7 +29,7 @@ from djcfg_env.checks import check_switches
 from djcfg_env.orm import switches
 from tests.conftest import ROOT, run
 
-KEYS = ["READ_ONLY_GUARD", "JOIN_GUARD", "CROSS_DATABASE_DELETE", "GENERIC_RELATIONS"]
+KEYS = ["READ_ONLY_GUARD", "JOIN_GUARD", "CROSS_DATABASE_DELETE", "GENERIC_RELATIONS", "TEST_DATABASES"]
 ALL_OFF = {key: False for key in KEYS}
 
 
@@ -64,7 +64,7 @@ def test_the_registry_lists_every_switch_in_one_place() -> None:
 def test_every_switch_is_on_by_default() -> None:
     # tests/settings.py has read-only aliases only under override (see below); the
     # read-only guard is installed only where some alias is read-only.
-    expected = {"JOIN_GUARD", "CROSS_DATABASE_DELETE", "GENERIC_RELATIONS"}
+    expected = {"JOIN_GUARD", "CROSS_DATABASE_DELETE", "GENERIC_RELATIONS", "TEST_DATABASES"}
     from djcfg_env.orm.placement import placement
 
     if placement().read_only:
@@ -268,7 +268,7 @@ def test_an_unknown_key_is_an_error_naming_it_and_listing_the_valid_ones() -> No
     assert error.msg == "DJCFG_ENV has the unknown key 'JOIN_GAURD'."
     assert error.hint == (
         "Did you mean 'JOIN_GUARD'? Valid keys: READ_ONLY_GUARD, JOIN_GUARD, "
-        "CROSS_DATABASE_DELETE, GENERIC_RELATIONS."
+        "CROSS_DATABASE_DELETE, GENERIC_RELATIONS, TEST_DATABASES."
     )
 
 
@@ -308,7 +308,11 @@ def test_a_django_version_outside_the_supported_range_installs_nothing_and_warns
 # -- private signatures --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("patch", [patch for _, patch in switches.patched_methods()], ids=lambda p: p.path)
+@pytest.mark.parametrize(
+    "patch",
+    [patch for _, patch in switches.patched_methods()] + [private for _, private in switches.private_calls()],
+    ids=lambda p: p.path,
+)
 def test_each_replaced_method_still_has_the_parameters_the_replacement_assumes(patch) -> None:
     assert switches.signature_mismatch(patch) is None
 
@@ -320,4 +324,4 @@ def test_a_changed_signature_fails_naming_the_method() -> None:
     changed = switches.Patch(collect.owner, "collect", collect.wrap, assumes=("self", "objs", "origin"))
     message = switches.signature_mismatch(changed)
     assert message is not None
-    assert message.startswith("django.db.models.deletion.Collector.collect: djcfg-env's replacement assumes")
+    assert message.startswith("django.db.models.deletion.Collector.collect: djcfg-env assumes the parameters")

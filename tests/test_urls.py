@@ -265,11 +265,19 @@ def test_read_only_applies_to_every_postgresql_backend(scheme: str) -> None:
     assert config["OPTIONS"]["options"] == "-c default_transaction_read_only=on"
 
 
-@pytest.mark.parametrize("url", ["sqlite:///app.db?read_only=yes", "mysql://u:p@h/app?read_only=true"])
-def test_read_only_on_other_engines_only_marks_the_alias(url: str) -> None:
+@pytest.mark.parametrize(
+    ("url", "options"),
+    [
+        ("sqlite:///app.db?read_only=yes", {}),  # PRAGMA query_only, set when a connection opens
+        ("mysql://u:p@h/app?read_only=true", {"init_command": "SET SESSION TRANSACTION READ ONLY"}),
+        ("mysql://u:p@h/app?read_only=true&init_command=SET+sql_mode%3D%27STRICT_ALL_TABLES%27",
+         {"init_command": "SET sql_mode='STRICT_ALL_TABLES'; SET SESSION TRANSACTION READ ONLY"}),
+    ],
+)
+def test_read_only_on_other_engines(url: str, options: dict[str, str]) -> None:
     settings = load({"DATABASE_URL": url, "SECRET_KEY": SECRET_KEY})
     assert settings.READ_ONLY_DATABASES == frozenset({"default"})
-    assert settings.DATABASES["default"]["OPTIONS"] == {}
+    assert settings.DATABASES["default"]["OPTIONS"] == options
 
 
 def test_read_only_false_is_an_ordinary_alias() -> None:

@@ -18,6 +18,7 @@ from .env.loader import load
 
 if TYPE_CHECKING:
     from .exceptions import CrossDatabaseJoinError, ReadOnlyDatabaseError
+    from .orm.readonly import allow_writes
 
 __all__ = [
     "load",
@@ -25,6 +26,7 @@ __all__ = [
     "ConfigError",
     "ReadOnlyDatabaseError",
     "CrossDatabaseJoinError",
+    "allow_writes",
     "__version__",
 ]
 
@@ -37,4 +39,8 @@ def __getattr__(name: str) -> Any:
         from . import exceptions
 
         return getattr(exceptions, name)
+    if name == "allow_writes":
+        from .orm.readonly import allow_writes
+
+        return allow_writes
     raise AttributeError(f"module 'djcfg_env' has no attribute {name!r}")

@@ -73,6 +73,7 @@ def _describe(settings: Settings, app_labels: list[str] | None) -> dict[str, Any
             "conn_health_checks": shown.get("CONN_HEALTH_CHECKS"),
             "atomic_requests": shown.get("ATOMIC_REQUESTS"),
             "disable_server_side_cursors": shown.get("DISABLE_SERVER_SIDE_CURSORS"),
+            "test": {key.lower(): value for key, value in (shown.get("TEST") or {}).items()},
         }
     routes = dict(settings.routes)
     route_variables = dict(settings.route_variables)
@@ -108,6 +109,9 @@ def _print_human(description: dict[str, Any], note: str | None, out: TextIO) -> 
         if db["options"]:
             options = ", ".join(f"{key}={value}" for key, value in db["options"].items())
             print(f"    options:  {options}", file=out)
+        if db["test"]:
+            test = ", ".join(f"{key}={value}" for key, value in db["test"].items())
+            print(f"    test:     {test}", file=out)
         print(
             f"    conn_max_age={db['conn_max_age']} conn_health_checks={db['conn_health_checks']}"
             f" atomic_requests={db['atomic_requests']}"

@@ -23,6 +23,7 @@ from typing import Any
 from django.db.models import Model
 
 from .orm import placement as _placement
+from .orm import readonly as _readonly
 
 __all__ = ["AppDatabaseRouter"]
 
@@ -71,11 +72,15 @@ class AppDatabaseRouter:
     ) -> bool:
         """Create an app's tables only on its own alias, nothing on a read-only one.
 
+        Inside :func:`djcfg_env.allow_writes` for a read-only alias, that alias
+        counts as writable here too, so ``loaddata --database`` (or a test's own
+        ``migrate``) can fill it.
+
         Django still creates its bookkeeping table ``django_migrations`` on every
         alias it migrates.
         """
         where = _placement.placement()
-        if db in where.read_only or db not in where.aliases:
+        if db not in where.aliases or (db in where.read_only and not _readonly.lifted(db)):
             return False
         model = hints.get("model")
         if isinstance(model, type) and issubclass(model, Model):

@@ -75,6 +75,21 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
     routes: dict[str, str] = {}
     # 'default' always counts as defined: a missing DATABASE_URL is its own problem.
     defined = {"default", *found.alias_variables}
+    for alias, config in databases.items():
+        mirror = (config.get("TEST") or {}).get("MIRROR")
+        if mirror is None:
+            continue
+        variable = found.alias_variables[alias]
+        if mirror == alias:
+            problems[variable].append(
+                "parameter test_mirror names this alias itself; a database cannot mirror "
+                "itself under test: name the alias it copies (e.g. default), or remove test_mirror."
+            )
+        elif mirror not in defined:
+            problems[variable].append(
+                f"parameter test_mirror names an alias that is not defined; set it to one of "
+                f"the defined aliases ({', '.join(sorted(defined - {alias}))}), or remove it."
+            )
     for label, variable in found.route_variables.items():
         try:
             alias = _ALIAS_NAME.deserialize(environ[variable])

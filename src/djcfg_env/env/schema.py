@@ -23,6 +23,10 @@ __all__ = [
     "AliasName",
     "DatabaseUrl",
     "ConnectionParameters",
+    "POSTGRES_READ_ONLY_OPTION",
+    "MYSQL_READ_ONLY_COMMAND",
+    "read_only_session",
+    "without_read_only_session",
 ]
 
 _TRUE = frozenset({"true", "1", "yes"})
@@ -118,6 +122,36 @@ class AliasName(ma.fields.String):
         return text.lower()
 
 
+class TestName(ma.fields.String):
+    """``test_name``: the name of the test database (a file path on SQLite)."""
+
+    default_error_messages = {
+        "empty": "is empty; set it to the name of the test database, or remove it to let "
+        "Django name it (test_<name>).",
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if not text:
+            raise self.make_error("empty")
+        return text
+
+
+class MirrorAlias(ma.fields.String):
+    """``test_mirror``: the alias this alias mirrors under test (checked against the others by load())."""
+
+    default_error_messages = {
+        "invalid": "is not an alias name; set it to the alias this database mirrors under "
+        "test (e.g. default), or remove it.",
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if not re.match(r"[A-Za-z_][A-Za-z0-9_]*\Z", text):
+            raise self.make_error("invalid")
+        return text.lower()
+
+
 class ConnectionParameters(ma.Schema):
     """The reserved query parameters of one database URL."""
 
@@ -127,6 +161,8 @@ class ConnectionParameters(ma.Schema):
     disable_server_side_cursors = StrictBoolean()
     pool = StrictBoolean()
     read_only = StrictBoolean()
+    test_name = TestName()
+    test_mirror = MirrorAlias()
 
 
 _PARAMETERS = ConnectionParameters()
@@ -156,6 +192,34 @@ def _resolve(url: str) -> tuple[Mapping[str, Any], bool]:
     config, reserved = parse_url(url)
     read_only = _apply_parameters(config, reserved)
     return freeze(config), read_only
+
+
+#: What ``read_only=true`` adds to a PostgreSQL alias's ``OPTIONS["options"]``.
+POSTGRES_READ_ONLY_OPTION = "-c default_transaction_read_only=on"
+#: What ``read_only=true`` adds to a MySQL/MariaDB alias's ``OPTIONS["init_command"]``.
+MYSQL_READ_ONLY_COMMAND = "SET SESSION TRANSACTION READ ONLY"
+
+
+def read_only_session(options: Mapping[str, Any]) -> bool:
+    """Whether ``OPTIONS`` make the session itself read-only (as ``read_only=true`` does)."""
+    return POSTGRES_READ_ONLY_OPTION in str(options.get("options") or "") or (
+        MYSQL_READ_ONLY_COMMAND in str(options.get("init_command") or "")
+    )
+
+
+def without_read_only_session(options: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``OPTIONS`` without what ``read_only=true`` added (for making test databases)."""
+    stripped = dict(options)
+    for key, flag, joint in (
+        ("options", POSTGRES_READ_ONLY_OPTION, " "),
+        ("init_command", MYSQL_READ_ONLY_COMMAND, "; "),
+    ):
+        value = stripped.get(key)
+        if value == flag:
+            del stripped[key]
+        elif isinstance(value, str) and value.endswith(joint + flag):
+            stripped[key] = value[: -len(joint + flag)]
+    return stripped
 
 
 def _has_psycopg_pool() -> bool:
@@ -215,15 +279,18 @@ def _apply_parameters(config: dict[str, Any], reserved: Mapping[str, list[str]])
             config[name.upper()] = params[name]
     if params.get("pool"):
         options["pool"] = True
+    test = {key: params[name] for name, key in (("test_name", "NAME"), ("test_mirror", "MIRROR")) if name in params}
+    if test:
+        config["TEST"] = test
     read_only = bool(params.get("read_only"))
     if read_only and is_postgresql(config):
-        flag = "-c default_transaction_read_only=on"
+        flag = POSTGRES_READ_ONLY_OPTION
         existing = options.get("options")
         options["options"] = f"{existing} {flag}" if existing else flag
     elif read_only and config.get("ENGINE") in _MYSQL_BACKENDS:
         # MySQL 5.6.5+ and MariaDB: the session refuses writes itself. After the
         # URL's own init_command, which still runs (mysqlclient allows several statements).
-        flag = "SET SESSION TRANSACTION READ ONLY"
+        flag = MYSQL_READ_ONLY_COMMAND
         existing = str(options.get("init_command") or "").strip().rstrip(";").rstrip()
         options["init_command"] = f"{existing}; {flag}" if existing else flag
     return read_only

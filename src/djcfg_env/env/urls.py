@@ -30,6 +30,8 @@ RESERVED_PARAMETERS = (
     "disable_server_side_cursors",
     "pool",
     "read_only",
+    "test_name",
+    "test_mirror",
 )
 
 MASK = "***"

@@ -33,20 +33,27 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 from collections.abc import Callable
+from contextlib import ContextDecorator
 from typing import Any
 
 from django.db import router
 from django.db.backends.signals import connection_created
 from django.db.models import Model, QuerySet
 
+from ..env.schema import read_only_session
 from ..exceptions import ReadOnlyDatabaseError
 from . import placement
 from .switches import Feature, Patch
 
-__all__ = ["ReadOnlyDatabaseError", "FEATURE", "ensure_writable", "guarded_aliases"]
+__all__ = ["ReadOnlyDatabaseError", "FEATURE", "allow_writes", "ensure_writable", "guarded_aliases"]
 
-#: The aliases writes are refused on while the guard is installed (empty otherwise).
+#: The read-only aliases while the guard is installed (empty otherwise).
+_configured: frozenset[str] = frozenset()
+#: alias -> how many allow_writes() blocks are open for it.
+_lifted: Counter[str] = Counter()
+#: The aliases writes are refused on right now: the configured ones, minus the lifted ones.
 _guarded: frozenset[str] = frozenset()
 
 #: Leading whitespace and comments (``/* ... */`` and ``-- ...`` lines) before a statement.
@@ -72,6 +79,11 @@ _TABLE = re.compile(
     r"\b(?:INTO|UPDATE|FROM|TABLE|ON)\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?[\"`\[]?([\w.]+)",
     re.IGNORECASE,
 )
+
+
+def lifted(alias: str) -> bool:
+    """Whether an :class:`allow_writes` block is open for ``alias``."""
+    return alias in _lifted
 
 
 def guarded_aliases() -> frozenset[str]:
@@ -194,27 +206,44 @@ def _sql_guard(
 
 
 def _add_sql_guard(connection: Any) -> None:
-    if connection.alias in _guarded and _sql_guard not in connection.execute_wrappers:
+    if connection.alias in _configured and _sql_guard not in connection.execute_wrappers:
         connection.execute_wrappers.append(_sql_guard)
 
 
-def _make_sqlite_read_only(connection: Any) -> None:
-    """``PRAGMA query_only = ON`` on an open SQLite connection of a read-only alias.
+def _set_session(connection: Any, *, read_only: bool) -> None:
+    """Make an open connection's session refuse (or accept) writes itself.
 
-    SQLite's own counterpart of PostgreSQL's ``default_transaction_read_only``:
-    sent on the driver connection (not through Django's cursor, so no wrapper
-    sees it), it makes SQLite refuse every write on that connection.
+    SQLite: ``PRAGMA query_only``, SQLite's own counterpart of PostgreSQL's
+    ``default_transaction_read_only``. PostgreSQL and MySQL/MariaDB: only where
+    the alias's URL made the session read-only (``read_only=true``). Sent on the
+    driver connection, not through Django's cursor, so no wrapper sees it.
     """
-    if connection.alias in _guarded and connection.vendor == "sqlite":
-        raw = connection.connection
-        if raw is not None:
-            raw.execute("PRAGMA query_only = ON")
+    raw = connection.connection
+    if raw is None:
+        return
+    if connection.vendor == "sqlite":
+        raw.execute(f"PRAGMA query_only = {'ON' if read_only else 'OFF'}")
+        return
+    if not read_only_session(connection.settings_dict.get("OPTIONS") or {}):
+        return
+    if connection.vendor == "postgresql":
+        statement = f"SET default_transaction_read_only = {'on' if read_only else 'off'}"
+    elif connection.vendor == "mysql":
+        statement = f"SET SESSION TRANSACTION {'READ ONLY' if read_only else 'READ WRITE'}"
+    else:
+        return
+    with raw.cursor() as cursor:
+        cursor.execute(statement)
 
 
 def _guard_connection(connection: Any) -> None:
-    """Both connection-level guards, for a connection of a read-only alias."""
+    """The connection-level guards, for a connection of a read-only alias."""
     _add_sql_guard(connection)
-    _make_sqlite_read_only(connection)
+    if connection.alias in _guarded:
+        if connection.vendor == "sqlite":
+            _set_session(connection, read_only=True)
+    elif connection.alias in _lifted:
+        _set_session(connection, read_only=False)  # opened inside allow_writes()
 
 
 def _on_connection_created(sender: Any, connection: Any, **kwargs: Any) -> None:
@@ -227,27 +256,82 @@ def _connections_of(aliases: frozenset[str]) -> list[Any]:
     return [connections[alias] for alias in aliases if alias in connections.settings]
 
 
+def _recompute() -> None:
+    global _guarded
+    _guarded = _configured - frozenset(_lifted)
+
+
 def _connect() -> None:
     """Start guarding: the read-only aliases of now, their new and already open connections."""
-    global _guarded
-    _guarded = placement.placement().read_only
+    global _configured
+    _configured = placement.placement().read_only
+    _recompute()
     _table_models.cache_clear()
     connection_created.connect(_on_connection_created, dispatch_uid="djcfg_env.readonly")
-    for connection in _connections_of(_guarded):
+    for connection in _connections_of(_configured):
         if connection.connection is not None:
             _guard_connection(connection)
 
 
 def _disconnect() -> None:
     """Stop guarding: no wrapper left on any connection, SQLite writable again."""
-    global _guarded
+    global _configured
     connection_created.disconnect(dispatch_uid="djcfg_env.readonly")
-    for connection in _connections_of(_guarded):
+    for connection in _connections_of(_configured):
         if _sql_guard in connection.execute_wrappers:
             connection.execute_wrappers.remove(_sql_guard)
         if connection.vendor == "sqlite" and connection.connection is not None:
             connection.connection.execute("PRAGMA query_only = OFF")
-    _guarded = frozenset()
+    _configured = frozenset()
+    _recompute()
+
+
+class allow_writes(ContextDecorator):  # noqa: N801 - used like a function, as contextlib's are
+    """Lift the read-only guard of one alias, for tests and fixtures that must fill it.
+
+    ``with allow_writes("analytics"): ...`` (or ``@allow_writes("analytics")``):
+    inside, writes to that alias go through (the ORM guard and the SQL guard let
+    them pass, SQLite's ``PRAGMA query_only`` is off, and on PostgreSQL and
+    MySQL/MariaDB the read-only session setting from ``read_only=true`` is
+    lifted on its connection). On leaving, everything is refused again. Blocks
+    nest. It affects the whole process (every thread), so keep it to tests,
+    fixtures and one-off scripts.
+
+    PostgreSQL cannot make a transaction that has already read something
+    writable: inside ``atomic()``, enter ``allow_writes`` before the
+    transaction's first query (under test, djcfg-env's test databases have no
+    read-only session setting, so this never matters there).
+    """
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+
+    def __enter__(self) -> allow_writes:
+        from django.db import connections
+
+        connection = connections[self.alias]  # an unknown alias raises ConnectionDoesNotExist
+        _lifted[self.alias] += 1
+        _recompute()
+        if self.alias in placement.placement().read_only:
+            _set_session(connection, read_only=False)
+            if connection.vendor == "postgresql" and connection.in_atomic_block and connection.connection:
+                if read_only_session(connection.settings_dict.get("OPTIONS") or {}):
+                    with connection.connection.cursor() as cursor:
+                        cursor.execute("SET TRANSACTION READ WRITE")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        from django.db import connections
+
+        _lifted[self.alias] -= 1
+        if _lifted[self.alias] <= 0:
+            del _lifted[self.alias]
+        _recompute()
+        if self.alias in _lifted or self.alias not in placement.placement().read_only:
+            return
+        connection = connections[self.alias]
+        if connection.vendor != "sqlite" or self.alias in _guarded:  # the pragma is the guard's
+            _set_session(connection, read_only=True)
 
 
 def _model() -> type:

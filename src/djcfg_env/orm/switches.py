@@ -33,6 +33,7 @@ from django.conf import settings
 __all__ = [
     "SETTING",
     "Patch",
+    "Private",
     "Feature",
     "features",
     "keys",
@@ -87,6 +88,20 @@ class Patch:
 
 
 @dataclass(frozen=True)
+class Private:
+    """A private Django method a feature calls (not replaces), with the parameters it passes."""
+
+    owner: Callable[[], type]
+    name: str
+    assumes: tuple[str, ...]
+
+    @property
+    def path(self) -> str:
+        owner = self.owner()
+        return f"{owner.__module__}.{owner.__qualname__}.{self.name}"
+
+
+@dataclass(frozen=True)
 class Feature:
     """One ``DJCFG_ENV`` switch and everything it installs."""
 
@@ -101,6 +116,8 @@ class Feature:
     #: Extra installation beyond the patches (signals, connection wrappers) and its undo.
     connect: Callable[[], None] | None = None
     disconnect: Callable[[], None] | None = None
+    #: Private Django methods the feature calls, checked like the patches' signatures.
+    private: tuple[Private, ...] = ()
 
     @property
     def supported(self) -> bool:
@@ -114,9 +131,15 @@ def _in(versions: tuple[Version, Version]) -> bool:
 
 def features() -> tuple[Feature, ...]:
     """The registry, in installation order."""
-    from . import cross_delete, generic_relations, join_guard, readonly
+    from . import cross_delete, generic_relations, join_guard, readonly, testing
 
-    return (readonly.FEATURE, join_guard.FEATURE, cross_delete.FEATURE, generic_relations.FEATURE)
+    return (
+        readonly.FEATURE,
+        join_guard.FEATURE,
+        cross_delete.FEATURE,
+        generic_relations.FEATURE,
+        testing.FEATURE,
+    )
 
 
 def keys() -> list[str]:
@@ -247,7 +270,14 @@ def patched_methods() -> Iterator[tuple[Feature, Patch]]:
                 yield feature, patch
 
 
-def signature_mismatch(patch: Patch) -> str | None:
+def private_calls() -> Iterator[tuple[Feature, Private]]:
+    """Every private Django method a feature of the registry calls."""
+    for feature in features():
+        for private in feature.private:
+            yield feature, private
+
+
+def signature_mismatch(patch: Patch | Private) -> str | None:
     """Why ``patch.assumes`` no longer matches Django's method, or None if it does."""
     if not patch.assumes:
         return None
@@ -258,7 +288,7 @@ def signature_mismatch(patch: Patch) -> str | None:
     expected = list(patch.assumes)
     if names[: len(expected)] != expected:
         return (
-            f"{patch.path}: djcfg-env's replacement assumes the parameters "
+            f"{patch.path}: djcfg-env assumes the parameters "
             f"({', '.join(expected)}), Django now has ({', '.join(names)})"
         )
     return None
