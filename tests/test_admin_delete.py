@@ -5,52 +5,32 @@ The admin's delete confirmation page collects what would go with ``NestedObjects
 row. With djcfg-env it lists the rows in every database (the user's posts and
 comments in ``blog_db``, its customer, wishlist and promotion in ``shop_db``),
 shows a cross-database ``PROTECT`` as a protected object, and the confirmed delete
-removes everything, all through the admin's own views and the test client, on
-real PostgreSQL databases and SQLite files.
+removes everything: the admin's own views through the test client, in process
+(tests/settings.py installs the admin), with the rows read back on each alias.
 """
 
 from __future__ import annotations
 
 import html
 import re
-import textwrap
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
-
-from tests.seed_project.harness import Seed, make_seed
-from tests.test_relations import NOTHING_LEFT, all_present, snapshot, world_rows
-
-ADMIN_APPS = {"EXTRA_APPS": "django.contrib.admin,django.contrib.messages,django.contrib.sessions"}
-
-#: The admin's client, logged in as a superuser, for the code that follows it.
-CLIENT = """
 from django.contrib.auth.models import User
 from django.test import Client
-from django.test.utils import setup_test_environment
 from seedsite.world import make_world
-setup_test_environment()  # lets the client's host 'testserver' in
-admin_user = User.objects.create_superuser(f"admin-{User.objects.count()}", "admin@example.com", None)
-client = Client()
-client.force_login(admin_user)
-"""
+
+from tests.conftest import SEED_DATABASES
+from tests.seed_project.harness import NOTHING_LEFT, InProcess, all_present, snapshot, world_rows
+
+pytestmark = pytest.mark.django_db(databases=SEED_DATABASES)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def seed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seed]:
-    yield from make_seed(request.param, tmp_path_factory.mktemp("admin"), env=ADMIN_APPS)
-
-
-def admin_shell(seed: Seed, code: str) -> dict[str, object]:
-    """Run ``code`` in the seed's shell after :data:`CLIENT`; what it passed to ``result()``."""
-    return seed.shell(CLIENT + textwrap.dedent(code))  # type: ignore[no-any-return]
-
-
-def without_admins(rows: dict[str, dict[str, list[tuple[object, ...]]]]) -> object:
-    """A copy of a snapshot without the superusers each test logs in with (column 4 is the username)."""
-    users = [row for row in rows["default"]["auth_user"] if not str(row[4]).startswith("admin-")]
-    return {**rows, "default": {**rows["default"], "auth_user": users}}
+@pytest.fixture
+def admin() -> Client:
+    """The test client, logged in as a superuser."""
+    client = Client()
+    client.force_login(User.objects.create_superuser("admin", "admin@example.com", None))
+    return client
 
 
 def text(page: str) -> str:
@@ -58,18 +38,11 @@ def text(page: str) -> str:
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
 
 
-def test_the_confirmation_page_lists_the_rows_in_every_database(seed: Seed) -> None:
-    out: dict[str, Any] = admin_shell(
-        seed,
-        """
-        world = make_world("admin-page")
-        page = client.get(f"/admin/auth/user/{world['user']}/delete/")
-        result({"world": world, "status": page.status_code, "html": page.content.decode()})
-        """
-    )
-    assert out["status"] == 200
-    page = text(out["html"])
-    world = out["world"]
+def test_the_confirmation_page_lists_the_rows_in_every_database(admin: Client, sql: InProcess) -> None:
+    world = make_world("admin-page")
+    response = admin.get(f"/admin/auth/user/{world['user']}/delete/")
+    assert response.status_code == 200
+    page = text(response.content.decode())
     # The summary counts what the delete would remove, in each database.
     for line in ("Users: 1", "Posts: 2", "Comments: 3", "Customers: 1", "Wishlists: 1", "Promotions: 1"):
         assert line in page, page
@@ -85,41 +58,26 @@ def test_the_confirmation_page_lists_the_rows_in_every_database(seed: Seed) -> N
         assert item in page, item
     assert "protected" not in page.lower()
     # Showing the page deleted nothing.
-    assert world_rows(seed, world) == all_present(world)
+    assert world_rows(sql, world) == all_present(world)
 
 
-def test_a_cross_database_protect_shows_as_protected_and_changes_nothing(seed: Seed) -> None:
-    world = seed.shell('from seedsite.world import make_world\nresult(make_world("admin-protect", order=True))')
-    before = snapshot(seed)
-    out: dict[str, Any] = admin_shell(
-        seed,
-        f"""
-        page = client.get("/admin/auth/user/{world['user']}/delete/")
-        posted = client.post("/admin/auth/user/{world['user']}/delete/", {{"post": "yes"}})
-        result({{"status": page.status_code, "html": page.content.decode(),
-                "posted": posted.status_code}})
-        """
-    )
-    assert out["status"] == 200
-    page = text(out["html"])
+def test_a_cross_database_protect_shows_as_protected_and_changes_nothing(admin: Client, sql: InProcess) -> None:
+    world = make_world("admin-protect", order=True)
+    before = snapshot(sql)
+    response = admin.get(f"/admin/auth/user/{world['user']}/delete/")
+    assert response.status_code == 200
+    page = text(response.content.decode())
     assert "would require deleting the following protected related objects" in page
     assert f"Order: Order object ({world['order']})" in page
     # Confirming anyway only shows the page again (the admin's rule); nothing changed.
-    assert out["posted"] == 200
-    assert without_admins(snapshot(seed)) == without_admins(before)
+    assert admin.post(f"/admin/auth/user/{world['user']}/delete/", {"post": "yes"}).status_code == 200
+    assert snapshot(sql) == before
 
 
-def test_confirming_deletes_the_rows_in_every_database(seed: Seed) -> None:
-    out: dict[str, Any] = admin_shell(
-        seed,
-        """
-        doomed = make_world("admin-doomed")
-        kept = make_world("admin-kept")
-        posted = client.post(f"/admin/auth/user/{doomed['user']}/delete/", {"post": "yes"})
-        result({"doomed": doomed, "kept": kept, "status": posted.status_code,
-                "location": posted.get("Location")})
-        """
-    )
-    assert (out["status"], out["location"]) == (302, "/admin/auth/user/")
-    assert world_rows(seed, out["doomed"]) == NOTHING_LEFT
-    assert world_rows(seed, out["kept"]) == all_present(out["kept"])
+def test_confirming_deletes_the_rows_in_every_database(admin: Client, sql: InProcess) -> None:
+    doomed = make_world("admin-doomed")
+    kept = make_world("admin-kept")
+    posted = admin.post(f"/admin/auth/user/{doomed['user']}/delete/", {"post": "yes"})
+    assert (posted.status_code, posted.get("Location")) == (302, "/admin/auth/user/")
+    assert world_rows(sql, doomed) == NOTHING_LEFT
+    assert world_rows(sql, kept) == all_present(kept)

@@ -176,3 +176,19 @@ def test_show_masks_key_options_like_migrate_all_does():
     assert result.returncode == 0, result.stderr
     assert "opt-key-55" not in result.stdout
     assert json.loads(result.stdout)["databases"]["default"]["options"]["api_key"] == "***"
+
+
+def test_nul_in_an_interpolated_password_fails_check_without_the_secret(capsys: pytest.CaptureFixture[str]) -> None:
+    from djcfg_env.__main__ import main
+
+    password = "Rv7-NUL-distinctive-pw"
+    env = {"DATABASE_URL": "postgres://app:${DB_PASSWORD}@127.0.0.1:5432/main", "SECRET_KEY": SECRET_KEY}
+    # '%00' in the variable is encoded as '%2500' (a literal '%00'): a valid password.
+    assert main(["check"], {**env, "DB_PASSWORD": f"{password}%00"}) == 0
+    capsys.readouterr()
+    # A real NUL character cannot reach libpq (which would end the conninfo string there).
+    assert main(["check"], {**env, "DB_PASSWORD": f"{password}\x00tail"}) == 1
+    out, err = capsys.readouterr()
+    assert "DATABASE_URL: has a NUL character (%00) in the password" in err
+    for secret in (password, SECRET_KEY):
+        assert secret not in out + err

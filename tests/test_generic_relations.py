@@ -6,30 +6,38 @@ book's ``GenericRelation``. Plain Django looks content types, tags and books up
 on whichever database the instance at hand came from. Here every lookup runs where
 its table lives: the reverse manager, the forward ``content_object``,
 ``prefetch_related`` both ways, assignment, and the deletes that go through the
-relation. Tested in ``manage.py shell`` on real PostgreSQL databases and SQLite
-files, and the rows are checked in each database directly.
+relation. Tested in process (tests/settings.py routes library to ``shop_db``);
+the rows are read back with SQL on each alias. (tests/test_mariadb.py runs the
+end-to-end versions, tests/seed_project/scenarios.py, on MariaDB.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
+from library.models import Book
+from tagging.models import TaggedItem
 
-from tests.seed_project.harness import Seed, make_seed
+from tests.conftest import SEED_DATABASES
+from tests.seed_project import scenarios
+from tests.seed_project.harness import InProcess
 
-GENERIC_APPS = {"EXTRA_APPS": "tagging,library", "DB_ROUTE_LIBRARY": "shop_db"}
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def seed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seed]:
-    yield from make_seed(request.param, tmp_path_factory.mktemp("generic"), env=GENERIC_APPS)
+pytestmark = pytest.mark.django_db(databases=SEED_DATABASES)
 
 
-def tags_of(seed: Seed, book: int) -> list[str]:
+def __getattr__(name: str) -> Any:
+    """The end-to-end scenarios tests/test_mariadb.py imports from here (tests/seed_project/scenarios.py).
+
+    Looked up on demand, so this module does not collect them.
+    """
+    return getattr(scenarios, name)
+
+
+def tags_of(sql: InProcess, book: int) -> list[str]:
     """The tags of ``book``, read from ``default`` directly."""
-    rows = seed.rows(
+    rows = sql.rows(
         "default",
         "SELECT t.tag FROM tagging_taggeditem t JOIN django_content_type c ON c.id = t.content_type_id"
         " WHERE c.app_label = 'library' AND c.model = 'book' AND t.object_id = %s ORDER BY t.tag",
@@ -38,80 +46,55 @@ def tags_of(seed: Seed, book: int) -> list[str]:
     return [str(row[0]) for row in rows]
 
 
-def test_the_tables_are_where_the_routes_say(seed: Seed) -> None:
-    assert "library_book" in seed.tables("shop_db")
-    assert "library_book" not in seed.tables("default")
-    assert "tagging_taggeditem" in seed.tables("default")
-    assert "tagging_taggeditem" not in seed.tables("shop_db")
+def test_the_tables_are_on_the_aliases_the_routes_name(sql: InProcess) -> None:
+    # pytest-django migrated each alias: the router let each app's tables onto its own only.
+    assert "library_book" in sql.tables("shop_db")
+    assert "library_book" not in sql.tables("default")
+    assert "tagging_taggeditem" in sql.tables("default")
+    assert "tagging_taggeditem" not in sql.tables("shop_db")
 
 
-def test_reading_and_writing_through_a_generic_relation_across_databases(seed: Seed) -> None:
-    out: dict[str, Any] = seed.shell(
-        """
-        from django.contrib.auth.models import User
-        from library.models import Book
-        from tagging.models import TaggedItem
-
-        owner = User.objects.create_user("generic-reader")
-        book = Book.objects.create(title="Dune", owner=owner)
-        other = Book.objects.create(title="Emma", owner=owner)
-        created = book.tags.create(tag="sci-fi")                           # reverse manager, write
-        assigned = TaggedItem.objects.create(content_object=book, tag="classic")  # assignment
-        other.tags.create(tag="novel")
-        tag = TaggedItem.objects.get(pk=created.pk)                         # fresh: nothing cached
-        forward = tag.content_object                                        # default -> shop_db
-        result({
-            "book": book.pk, "other": other.pk,
-            "tag_db": created._state.db, "assigned_db": assigned._state.db,
-            "reverse": sorted(t.tag for t in Book.objects.get(pk=book.pk).tags.all()),
-            "forward": [forward.title, forward._state.db],
-            "prefetch_forward": sorted(
-                (t.tag, t.content_object.title)
-                for t in TaggedItem.objects.filter(object_id__in=[book.pk, other.pk])
-                .prefetch_related("content_object")
-            ),
-            "prefetch_reverse": sorted(
-                (b.title, sorted(t.tag for t in b.tags.all()))
-                for b in Book.objects.filter(owner=owner).prefetch_related("tags")
-            ),
-        })
-        """
+def test_reading_and_writing_through_a_generic_relation_in_another_database(sql: InProcess) -> None:
+    owner = User.objects.create_user("generic-reader")
+    book = Book.objects.create(title="Dune", owner=owner)
+    other = Book.objects.create(title="Emma", owner=owner)
+    created = book.tags.create(tag="sci-fi")  # reverse manager, write
+    assigned = TaggedItem.objects.create(content_object=book, tag="classic")  # assignment
+    other.tags.create(tag="novel")
+    tag = TaggedItem.objects.get(pk=created.pk)  # fresh: nothing cached
+    forward = tag.content_object  # default -> shop_db
+    assert created._state.db == assigned._state.db == "default"
+    assert sorted(t.tag for t in Book.objects.get(pk=book.pk).tags.all()) == ["classic", "sci-fi"]
+    assert (forward.title, forward._state.db) == ("Dune", "shop_db")
+    prefetch_forward = sorted(
+        (t.tag, t.content_object.title)
+        for t in TaggedItem.objects.filter(object_id__in=[book.pk, other.pk]).prefetch_related("content_object")
     )
-    assert out["tag_db"] == out["assigned_db"] == "default"
-    assert out["reverse"] == ["classic", "sci-fi"]
-    assert out["forward"] == ["Dune", "shop_db"]
-    assert out["prefetch_forward"] == [["classic", "Dune"], ["novel", "Emma"], ["sci-fi", "Dune"]]
-    assert out["prefetch_reverse"] == [["Dune", ["classic", "sci-fi"]], ["Emma", ["novel"]]]
-    assert tags_of(seed, out["book"]) == ["classic", "sci-fi"]
-    assert tags_of(seed, out["other"]) == ["novel"]
-
-
-def test_deleting_the_object_deletes_its_tags_in_the_other_database(seed: Seed) -> None:
-    out: dict[str, Any] = seed.shell(
-        """
-        from django.contrib.auth.models import User
-        from library.models import Book
-
-        owner = User.objects.create_user("generic-owner")
-        doomed = Book.objects.create(title="Doomed", owner=owner)
-        kept = Book.objects.create(title="Kept", owner=owner)
-        for name in ("a", "b"):
-            doomed.tags.create(tag=name)
-        kept.tags.create(tag="stays")
-        by_instance = Book.objects.get(pk=doomed.pk).delete()
-        # A user's delete cascades to its books (shop_db), then to their tags (default).
-        cascaded = Book.objects.create(title="Cascaded", owner=owner)
-        cascaded.tags.create(tag="goes")
-        by_user = User.objects.filter(pk=owner.pk).delete()
-        result({"doomed": doomed.pk, "kept": kept.pk, "cascaded": cascaded.pk,
-                "by_instance": by_instance, "by_user": by_user})
-        """
+    assert prefetch_forward == [("classic", "Dune"), ("novel", "Emma"), ("sci-fi", "Dune")]
+    prefetch_reverse = sorted(
+        (b.title, sorted(t.tag for t in b.tags.all()))
+        for b in Book.objects.filter(owner=owner).prefetch_related("tags")
     )
-    assert out["by_instance"] == [3, {"library.Book": 1, "tagging.TaggedItem": 2}]
-    # The user's two remaining books (Kept, Cascaded) and their tags ("stays", "goes").
-    assert out["by_user"] == [
+    assert prefetch_reverse == [("Dune", ["classic", "sci-fi"]), ("Emma", ["novel"])]
+    assert tags_of(sql, book.pk) == ["classic", "sci-fi"]
+    assert tags_of(sql, other.pk) == ["novel"]
+
+
+def test_deleting_the_object_deletes_its_tags_in_another_database(sql: InProcess) -> None:
+    owner = User.objects.create_user("generic-owner")
+    doomed = Book.objects.create(title="Doomed", owner=owner)
+    kept = Book.objects.create(title="Kept", owner=owner)
+    for name in ("a", "b"):
+        doomed.tags.create(tag=name)
+    kept.tags.create(tag="stays")
+    assert Book.objects.get(pk=doomed.pk).delete() == (3, {"library.Book": 1, "tagging.TaggedItem": 2})
+    # A user's delete cascades to its books (shop_db), then to their tags (default):
+    # the user's two remaining books (Kept, Cascaded) and their tags ("stays", "goes").
+    cascaded = Book.objects.create(title="Cascaded", owner=owner)
+    cascaded.tags.create(tag="goes")
+    assert User.objects.filter(pk=owner.pk).delete() == (
         5, {"auth.User": 1, "library.Book": 2, "tagging.TaggedItem": 2}
-    ]
-    for book in ("doomed", "kept", "cascaded"):
-        assert tags_of(seed, out[book]) == []
-        assert seed.count("shop_db", "library_book", "id = %s", [out[book]]) == 0
+    )
+    for book in (doomed, kept, cascaded):
+        assert tags_of(sql, book.pk) == []
+        assert sql.count("shop_db", "library_book", "id = %s", [book.pk]) == 0

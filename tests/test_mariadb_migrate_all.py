@@ -91,7 +91,8 @@ def test_plan_check_fresh_and_noop(mariadb: MySQLDatabases) -> None:
     assert "catalog_product" not in mysql.tables(db["default"])
     assert names(recorded(db["catalog"]), "catalog") == CATALOG
     assert names(recorded(db["flaky"]), "flaky") == FLAKY
-    assert names(recorded(db["default"]), "catalog") == []
+    # Every alias records every migration, as migrate --database does (the tables stay apart).
+    assert names(recorded(db["default"]), "catalog") == CATALOG
     for name in db.values():
         assert_once(name)
     assert mysql.execute("SELECT label FROM flaky_marker", db["flaky"]) == [("release-step",)]

@@ -107,7 +107,8 @@ def test_fresh_then_noop_on_postgres(postgres: PostgresDatabases) -> None:
     assert "catalog_product" not in pg_tables(db["default"])
     assert names(pg_rows(db["catalog"]), "catalog") == CATALOG
     assert names(pg_rows(db["flaky"]), "flaky") == FLAKY
-    assert names(pg_rows(db["default"]), "catalog") == []
+    # Every alias records every migration, as migrate --database does (the tables stay apart).
+    assert names(pg_rows(db["default"]), "catalog") == CATALOG
     for dbname in db.values():
         rows = pg_rows(dbname)
         assert len(rows) == len(set(rows))
@@ -219,6 +220,36 @@ def test_read_only_alias_is_skipped_and_reported(postgres: PostgresDatabases) ->
     assert pg_tables(db["catalog"]) == set()
 
 
+def test_app_that_nothing_in_the_run_migrates_says_why(tmp_path: Path) -> None:
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path}/default.db",
+        "DATABASE_URL_FLAKY": f"sqlite:///{tmp_path}/flaky.db",
+        "DB_ROUTE_FLAKY": "flaky",
+        "DATABASE_URL_REPLICA": f"sqlite:///{tmp_path}/replica.db?read_only=true",
+        "DB_ROUTE_CATALOG": "replica",
+    }
+    assert migrate_all(env=env).returncode == 0
+    read_only = migrate_all("--app", "catalog", env=env)
+    assert read_only.returncode == 0, read_only.stdout + read_only.stderr
+    assert (
+        "--app catalog: nothing to migrate: the app is routed to the read-only alias 'replica', "
+        "and migrate_all never migrates a read-only alias"
+    ) in read_only.stdout
+    assert "[replica] skipped: read-only" in read_only.stdout
+
+    left_out = migrate_all("--app", "flaky", "--database", "default", env=env)
+    assert left_out.returncode == 0, left_out.stdout + left_out.stderr
+    assert (
+        "--app flaky: nothing to migrate: the app is routed to 'flaky', which this run does "
+        "not include (see --database)"
+    ) in left_out.stdout
+
+    normal = migrate_all("--app", "flaky", env=env)
+    assert normal.returncode == 0, normal.stdout + normal.stderr
+    assert "--app flaky:" not in normal.stdout
+    assert "[flaky] done: up to date" in normal.stdout
+
+
 # -- unavailable, failing ------------------------------------------------------------------
 
 
@@ -319,6 +350,23 @@ def test_error_text_never_shows_the_password(postgres: PostgresDatabases) -> Non
     assert_no_secret(result, f"password {postgres.password} ")
 
 
+def test_a_failed_migration_quoting_the_settings_never_shows_the_secret_key(tmp_path: Path) -> None:
+    secret_key = "release-SECRET-key-Kq81x-never-printed"
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path}/default.db",
+        "DATABASE_URL_FLAKY": f"sqlite:///{tmp_path}/flaky.db",
+        "DB_ROUTE_FLAKY": "flaky",
+        "RELEASE_PROJECT_FAIL": "secret",
+        "SECRET_KEY": secret_key,
+    }
+    result = migrate_all("--database", "flaky", env=env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "[flaky] FAILED after" in result.stdout
+    assert "in flaky.0002_release_step: RuntimeError: could not sign with *** for" in result.stdout
+    assert "  failed: flaky in flaky.0002_release_step" in result.stdout
+    assert_no_secret(result, secret_key)
+
+
 def test_bad_environment_fails_before_the_command(tmp_path: Path) -> None:
     env = {
         "DATABASE_URL": f"postgres://app:{DISTINCTIVE}@db:5432/main?read_only=maybe",
@@ -336,11 +384,11 @@ def test_help_documents_flags_and_exit_codes(tmp_path: Path) -> None:
     result = migrate_all("--help", env={"DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"})
     assert result.returncode == 0
     for flag in ("--database", "--app", "--plan", "--check", "--wait", "--lock-timeout",
-                 "--keep-going", "--noinput", "--verbosity"):
+                 "--keep-going", "--skip-checks", "--noinput", "--verbosity"):
         assert flag in result.stdout
     assert "exit codes:" in result.stdout
     for line in ("0  every selected alias is up to date", "1  a migration failed",
-                 "2  usage error", "3  a database could not be reached"):
+                 "2  nothing was attempted: a usage error", "3  a database could not be reached"):
         assert line in result.stdout
 
 

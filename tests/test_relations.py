@@ -1,381 +1,250 @@
-"""Cross-database relations in the seed project, on real PostgreSQL databases and SQLite files.
+"""Cross-database relations in the seed layout: reads, writes and ``on_delete`` across databases.
 
 auth/contenttypes on ``default``, blog on ``blog_db``, shop on ``shop_db``,
-analytics on a read-only alias. Every scenario runs in ``manage.py shell -c``
-(the project as a user runs it); rows are then checked in each database
-directly. Each test makes its own users, so tests share one migrated set of
-databases per backend.
+analytics on a read-only alias. In process (tests/settings.py: each alias an
+in-memory SQLite database of pytest-django's), every scenario runs through the
+ORM and the rows are read back with SQL on each alias's own connection (the
+``sql`` fixture), so a row in the wrong database cannot hide. End to end, on
+real PostgreSQL databases (a constraint per foreign key within a database, a
+server per alias), a user's delete in ``manage.py shell`` cascades through
+three databases. (tests/test_seed_walkthrough.py runs the guide's shell session
+on SQLite files and PostgreSQL; tests/test_mariadb.py runs the end-to-end
+scenarios of tests/seed_project/scenarios.py on MariaDB.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from analytics.models import PageView
+from blog.models import Comment, Post
+from django.contrib.auth.models import User
+from django.db.models import ProtectedError, RestrictedError
+from django.db.models.signals import pre_delete
+from django.test import override_settings
+from seedsite.world import make_world
+from shop.models import Customer, Wishlist
 
-from tests.seed_project.harness import Seed, make_seed
+from djcfg_env.readonly import ReadOnlyDatabaseError
+from tests.conftest import SEED_DATABASES, read_only_guard_off
+from tests.seed_project import scenarios
+from tests.seed_project.harness import (
+    NOTHING_LEFT,
+    WORLD_COUNTS,
+    InProcess,
+    Seed,
+    all_present,
+    present,
+    snapshot,
+    world_rows,
+)
 
-#: Every table of the seed's apps, by the alias it lives on.
-TABLES = {
-    "default": ["auth_user"],
-    "blog_db": ["blog_post", "blog_comment"],
-    "shop_db": ["shop_customer", "shop_order", "shop_wishlist", "shop_promotion"],
-    "analytics": ["analytics_pageview"],
-}
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def seed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seed]:
-    yield from make_seed(request.param, tmp_path_factory.mktemp("relations"))
-
-
-def snapshot(seed: Seed) -> dict[str, dict[str, list[tuple[object, ...]]]]:
-    """Every row of every seed table, per database, as read directly."""
-    return {
-        alias: {table: sorted(seed.rows(alias, f"SELECT * FROM {table}")) for table in tables}
-        for alias, tables in TABLES.items()
-    }
-
-
-def present(seed: Seed, alias: str, table: str, ids: list[int]) -> list[int]:
-    """Which of ``ids`` are still rows of ``table`` in ``alias``'s database."""
-    if not ids:
-        return []
-    marks = ", ".join(["%s"] * len(ids))
-    rows = seed.rows(alias, f"SELECT id FROM {table} WHERE id IN ({marks})", ids)
-    return sorted(int(row[0]) for row in rows)
+in_process = pytest.mark.django_db(databases=SEED_DATABASES)
 
 
-def world_rows(seed: Seed, ids: dict[str, object]) -> dict[str, list[int]]:
-    """Which of a world's rows still exist, read from each database directly."""
-    return {
-        "user": present(seed, "default", "auth_user", [ids["user"]]),  # type: ignore[list-item]
-        "posts": present(seed, "blog_db", "blog_post", ids["posts"]),  # type: ignore[arg-type]
-        "comments": present(seed, "blog_db", "blog_comment", ids["comments"]),  # type: ignore[arg-type]
-        "customer": present(seed, "shop_db", "shop_customer", [ids["customer"]]),  # type: ignore[list-item]
-        "wishlist": present(seed, "shop_db", "shop_wishlist", [ids["wishlist"]]),  # type: ignore[list-item]
-        "promotion": present(seed, "shop_db", "shop_promotion", [ids["promotion"]]),  # type: ignore[list-item]
-    }
+def __getattr__(name: str) -> Any:
+    """The end-to-end scenarios tests/test_mariadb.py imports from here (tests/seed_project/scenarios.py).
 
-
-def all_present(ids: dict[str, object]) -> dict[str, list[int]]:
-    def listed(value: object) -> list[int]:
-        return sorted(value) if isinstance(value, list) else [value]  # type: ignore[list-item]
-
-    keys = ("user", "posts", "comments", "customer", "wishlist", "promotion")
-    return {key: listed(ids[key]) for key in keys}
-
-
-NOTHING_LEFT = {key: [] for key in ("user", "posts", "comments", "customer", "wishlist", "promotion")}
-#: What deleting one world's user deletes, per model label (the counts .delete() returns).
-WORLD_COUNTS = {
-    "auth.User": 1,
-    "blog.Post": 2,
-    "blog.Comment": 3,
-    "shop.Customer": 1,
-    "shop.Wishlist": 1,
-    "shop.Promotion": 1,
-}
+    Looked up on demand, so this module does not collect them: its own tests
+    (in process, under other names) cover the same behaviours on SQLite.
+    """
+    return getattr(scenarios, name)
 
 
 # -- reading and writing across databases --------------------------------------------
 
 
-def test_forward_reverse_prefetch_and_assignment(seed: Seed) -> None:
-    out = seed.shell(
-        """
-        from django.contrib.auth.models import User
-        from django.db import connections
-        from django.test.utils import CaptureQueriesContext
-        from blog.models import Post
-        from shop.models import Customer
+@in_process
+def test_forward_reverse_prefetch_and_assignment(sql: InProcess) -> None:
+    ann = User.objects.create_user("ann", "ann@example.com")
+    bob = User.objects.create_user("bob", "bob@example.com")
+    post = Post(title="Assigned", author=ann)  # assignment across databases
+    post.save()
+    created = ann.blog_posts.create(title="Through the manager")
+    post = Post.objects.get(pk=post.pk)  # fresh: nothing cached
+    assert post.author.username == "ann"  # blog_db -> default
+    assert sorted(p.title for p in ann.blog_posts.all()) == ["Assigned", "Through the manager"]
+    assert created._state.db == post._state.db == "blog_db"
+    post.author = bob  # reassignment
+    post.save()
+    assert [p.title for p in User.objects.get(pk=bob.pk).blog_posts.all()] == ["Assigned"]
+    Customer.objects.create(user=ann)
+    assert Customer.objects.get(user_id=ann.pk).user.username == "ann"
+    assert User.objects.get(pk=ann.pk).customer.user_id == ann.pk
 
-        ann = User.objects.create_user("ann", "ann@example.com")
-        bob = User.objects.create_user("bob", "bob@example.com")
-        post = Post(title="Assigned", author=ann)          # assignment across databases
-        post.save()
-        created = ann.blog_posts.create(title="Through the manager")
-        post = Post.objects.get(pk=post.pk)                # fresh: nothing cached
-        forward = post.author.username                     # blog_db -> default
-        reverse = sorted(p.title for p in ann.blog_posts.all())  # default -> blog_db
-        post.author = bob                                  # reassignment
-        post.save()
-        moved = [p.title for p in User.objects.get(pk=bob.pk).blog_posts.all()]
-        Customer.objects.create(user=ann)
-        one_forward = Customer.objects.get(user_id=ann.pk).user.username
-        one_reverse = User.objects.get(pk=ann.pk).customer.user_id
-
-        def per_alias(run):
-            contexts = {alias: CaptureQueriesContext(connections[alias])
-                        for alias in ("default", "blog_db", "shop_db", "analytics")}
-            for context in contexts.values():
-                context.__enter__()
-            value = run()
-            for context in contexts.values():
-                context.__exit__(None, None, None)
-            return value, {alias: len(c.captured_queries) for alias, c in contexts.items()}
-
-        users, users_queries = per_alias(lambda: [
+    # prefetch_related both ways: one query per database, none on the others.
+    with sql.queries() as queries:
+        users = [
             (u.username, sorted(p.title for p in u.blog_posts.all()), u.customer.pk is not None)
             for u in User.objects.filter(username__in=["ann"]).prefetch_related("blog_posts", "customer")
-        ])
-        posts, posts_queries = per_alias(lambda: sorted(
+        ]
+    assert users == [("ann", ["Through the manager"], True)]
+    assert {alias: len(sent) for alias, sent in queries.items()} == {
+        "default": 1, "blog_db": 1, "shop_db": 1, "analytics": 0,
+    }
+    with sql.queries() as queries:
+        posts = sorted(
             (p.title, p.author.username)
             for p in Post.objects.filter(author__in=[ann, bob]).prefetch_related("author")
-        ))
-        result({
-            "forward": forward, "reverse": reverse, "created_db": created._state.db,
-            "post_db": post._state.db, "moved": moved, "one_forward": one_forward,
-            "one_reverse": one_reverse, "ann": ann.pk, "bob": bob.pk,
-            "users": users, "users_queries": users_queries,
-            "posts": posts, "posts_queries": posts_queries,
-        })
-        """
-    )
-    assert out["forward"] == "ann"
-    assert out["reverse"] == ["Assigned", "Through the manager"]
-    assert out["created_db"] == out["post_db"] == "blog_db"
-    assert out["moved"] == ["Assigned"]
-    assert out["one_forward"] == "ann"
-    assert out["one_reverse"] == out["ann"]
-    # prefetch_related both ways: one query per database, none on the others.
-    assert out["users"] == [["ann", ["Through the manager"], True]]
-    assert out["users_queries"] == {"default": 1, "blog_db": 1, "shop_db": 1, "analytics": 0}
-    assert out["posts"] == [["Assigned", "bob"], ["Through the manager", "ann"]]
-    assert out["posts_queries"] == {"default": 1, "blog_db": 1, "shop_db": 0, "analytics": 0}
+        )
+    assert posts == [("Assigned", "bob"), ("Through the manager", "ann")]
+    assert {alias: len(sent) for alias, sent in queries.items()} == {
+        "default": 1, "blog_db": 1, "shop_db": 0, "analytics": 0,
+    }
     # The rows are where the routes say, read directly.
-    rows = seed.rows("blog_db", "SELECT title, author_id FROM blog_post WHERE author_id IN (%s, %s) ORDER BY title",
-                     [out["ann"], out["bob"]])
-    assert rows == [("Assigned", out["bob"]), ("Through the manager", out["ann"])]
-    assert "blog_post" not in seed.tables("default")
-    assert "auth_user" not in seed.tables("blog_db")
-    assert seed.count("shop_db", "shop_customer", "user_id = %s", [out["ann"]]) == 1
+    rows = sql.rows("blog_db", "SELECT title, author_id FROM blog_post WHERE author_id IN (%s, %s) ORDER BY title",
+                    [ann.pk, bob.pk])
+    assert rows == [("Assigned", bob.pk), ("Through the manager", ann.pk)]
+    assert "blog_post" not in sql.tables("default")
+    assert "auth_user" not in sql.tables("blog_db")
+    assert sql.count("shop_db", "shop_customer", "user_id = %s", [ann.pk]) == 1
 
 
 # -- on_delete across databases --------------------------------------------------------
 
 
-def test_instance_delete_cascades_into_every_database_and_counts_it(seed: Seed) -> None:
-    out = seed.shell(
-        """
-        from django.contrib.auth.models import User
-        from seedsite.world import make_world
-        doomed = make_world("cascade-doomed")
-        kept = make_world("cascade-kept")
-        user = User.objects.get(pk=doomed["user"])
-        result({"doomed": doomed, "kept": kept, "deleted": user.delete(), "pk_after": user.pk})
-        """
-    )
-    assert out["deleted"] == [9, WORLD_COUNTS]
-    assert out["pk_after"] is None
+@in_process
+def test_a_user_delete_cascades_into_every_database_and_counts_it(sql: InProcess) -> None:
+    doomed = make_world("cascade-doomed")
+    kept = make_world("cascade-kept")
+    user = User.objects.get(pk=doomed["user"])
+    assert user.delete() == (9, WORLD_COUNTS)
+    assert user.pk is None
     # CASCADE: the user's posts, their comments (blog_db, recursively), its customer
     # and the customer's wishlist, and the promotion of its post (shop_db, two hops away).
-    assert world_rows(seed, out["doomed"]) == NOTHING_LEFT
-    assert world_rows(seed, out["kept"]) == all_present(out["kept"])
+    assert world_rows(sql, doomed) == NOTHING_LEFT
+    assert world_rows(sql, kept) == all_present(kept)
 
 
-def test_queryset_delete_cascades_and_sums_counts(seed: Seed) -> None:
-    out = seed.shell(
-        """
-        from django.contrib.auth.models import User
-        from seedsite.world import make_world
-        worlds = [make_world("qs-doomed-1"), make_world("qs-doomed-2")]
-        kept = make_world("qs-kept")
-        deleted = User.objects.filter(username__startswith="qs-doomed-").delete()
-        result({"worlds": worlds, "kept": kept, "deleted": deleted})
-        """
-    )
-    assert out["deleted"] == [18, {label: 2 * count for label, count in WORLD_COUNTS.items()}]
-    for world in out["worlds"]:
-        assert world_rows(seed, world) == NOTHING_LEFT
-    assert world_rows(seed, out["kept"]) == all_present(out["kept"])
+@in_process
+def test_queryset_delete_cascades_and_sums_counts(sql: InProcess) -> None:
+    worlds = [make_world("qs-doomed-1"), make_world("qs-doomed-2")]
+    kept = make_world("qs-kept")
+    deleted = User.objects.filter(username__startswith="qs-doomed-").delete()
+    assert deleted == (18, {label: 2 * count for label, count in WORLD_COUNTS.items()})
+    for world in worlds:
+        assert world_rows(sql, world) == NOTHING_LEFT
+    assert world_rows(sql, kept) == all_present(kept)
 
 
-def test_set_null_and_set_default_update_rows_in_the_other_database(seed: Seed) -> None:
-    out = seed.shell(
-        """
-        from django.contrib.auth.models import User
-        from blog.models import Comment, Post
-        author = User.objects.create_user("setnull-author")
-        editor = User.objects.create_user("setnull-editor")
-        post = Post.objects.create(title="Edited", author=author, editor=editor)
-        by_editor = Comment.objects.create(post=post, author=editor, body="edit note")
-        by_author = Comment.objects.create(post=post, author=author, body="thanks")
-        result({"post": post.pk, "by_editor": by_editor.pk, "by_author": by_author.pk,
-                "author": author.pk, "editor": editor.pk, "deleted": editor.delete()})
-        """
-    )
+@in_process
+def test_set_null_and_set_default_update_rows_in_another_database(sql: InProcess) -> None:
+    author = User.objects.create_user("setnull-author")
+    editor = User.objects.create_user("setnull-editor")
+    post = Post.objects.create(title="Edited", author=author, editor=editor)
+    by_editor = Comment.objects.create(post=post, author=editor, body="edit note")
+    by_author = Comment.objects.create(post=post, author=author, body="thanks")
     # Nothing else is deleted; the updates are not counted (as in Django).
-    assert out["deleted"] == [1, {"auth.User": 1}]
-    assert seed.rows("blog_db", "SELECT author_id, editor_id FROM blog_post WHERE id = %s", [out["post"]]) == [
-        (out["author"], None)  # SET_NULL
+    assert editor.delete() == (1, {"auth.User": 1})
+    assert sql.rows("blog_db", "SELECT author_id, editor_id FROM blog_post WHERE id = %s", [post.pk]) == [
+        (author.pk, None)  # SET_NULL
     ]
-    comments = seed.rows("blog_db", "SELECT id, author_id FROM blog_comment WHERE post_id = %s ORDER BY id",
-                         [out["post"]])
-    assert comments == [(out["by_editor"], 0), (out["by_author"], out["author"])]  # SET_DEFAULT (0)
-    assert present(seed, "default", "auth_user", [out["editor"], out["author"]]) == [out["author"]]
+    comments = sql.rows("blog_db", "SELECT id, author_id FROM blog_comment WHERE post_id = %s ORDER BY id",
+                        [post.pk])
+    assert comments == [(by_editor.pk, 0), (by_author.pk, author.pk)]  # SET_DEFAULT (0)
+    assert present(sql, "default", "auth_user", [editor.pk, author.pk]) == [author.pk]
 
 
+@in_process
 @pytest.mark.parametrize("how", ["instance", "queryset"])
-def test_protect_refuses_before_anything_is_deleted_anywhere(seed: Seed, how: str) -> None:
-    setup = seed.shell(
-        f"""
-        from seedsite.world import make_world
-        result(make_world("protect-{how}", order=True))
-        """
-    )
-    before = snapshot(seed)
-    delete = (
-        f"User.objects.get(pk={setup['user']}).delete()"
-        if how == "instance"
-        else f"User.objects.filter(username='protect-{how}').delete()"
-    )
-    out = seed.shell(
-        f"""
-        from django.contrib.auth.models import User
-        from django.db.models import ProtectedError
-        try:
-            {delete}
-        except ProtectedError as error:
-            result({{"error": error.args[0], "protected": sorted(o.pk for o in error.protected_objects)}})
+def test_protect_refuses_before_anything_is_deleted_in_any_database(sql: InProcess, how: str) -> None:
+    world = make_world(f"protect-{how}", order=True)
+    before = snapshot(sql)
+    with sql.sent() as sent, pytest.raises(ProtectedError) as raised:
+        if how == "instance":
+            User.objects.get(pk=world["user"]).delete()
         else:
-            result({{"error": None}})
-        """
+            User.objects.filter(username=f"protect-{how}").delete()
+    assert raised.value.args[0] == (
+        "Cannot delete some instances of model 'User' because they are referenced "
+        "through protected foreign keys: 'Order.placed_by'."
     )
-    assert out == {
-        "error": "Cannot delete some instances of model 'User' because they are referenced "
-        "through protected foreign keys: 'Order.placed_by'.",
-        "protected": [setup["order"]],
-    }
-    # Both (all) databases untouched: not a row changed, in any table.
-    assert snapshot(seed) == before
-    assert world_rows(seed, setup) == all_present(setup)
+    assert sorted(o.pk for o in raised.value.protected_objects) == [world["order"]]
+    # Refused while collecting: nothing but reads was sent, to any database...
+    assert [statement for _, statement in sent if not statement.startswith("SELECT")] == []
+    # ...and not a row changed, in any table of any database.
+    assert snapshot(sql) == before
+    assert world_rows(sql, world) == all_present(world)
 
 
-def test_restrict_refuses_unless_the_row_goes_through_a_cascade(seed: Seed) -> None:
-    setup = seed.shell(
-        """
-        from django.contrib.auth.models import User
-        from seedsite.world import make_world
-        from shop.models import Customer, Wishlist
-        owner = User.objects.create_user("restrict-owner")
-        other = make_world("restrict-other")
-        # The wishlist's customer is another user's: deleting its owner is restricted.
-        wishlist = Wishlist.objects.create(customer=Customer.objects.get(pk=other["customer"]),
-                                           owner=owner, name="not mine")
-        result({"owner": owner.pk, "wishlist": wishlist.pk})
-        """
+@in_process
+def test_restrict_refuses_unless_the_row_goes_through_a_cascade(sql: InProcess) -> None:
+    owner = User.objects.create_user("restrict-owner")
+    other = make_world("restrict-other")
+    # The wishlist's customer is another user's: deleting its owner is restricted.
+    wishlist = Wishlist.objects.create(customer=Customer.objects.get(pk=other["customer"]),
+                                       owner=owner, name="not mine")
+    before = snapshot(sql)
+    with pytest.raises(RestrictedError) as raised:
+        User.objects.get(pk=owner.pk).delete()
+    assert raised.value.args[0] == (
+        "Cannot delete some instances of model 'User' because they are referenced "
+        "through restricted foreign keys: 'Wishlist.owner'."
     )
-    before = snapshot(seed)
-    out = seed.shell(
-        f"""
-        from django.contrib.auth.models import User
-        from django.db.models import RestrictedError
-        try:
-            User.objects.get(pk={setup['owner']}).delete()
-        except RestrictedError as error:
-            result({{"error": error.args[0], "restricted": sorted(o.pk for o in error.restricted_objects)}})
-        else:
-            result({{"error": None}})
-        """
-    )
-    assert out == {
-        "error": "Cannot delete some instances of model 'User' because they are referenced "
-        "through restricted foreign keys: 'Wishlist.owner'.",
-        "restricted": [setup["wishlist"]],
-    }
-    assert snapshot(seed) == before
+    assert sorted(o.pk for o in raised.value.restricted_objects) == [wishlist.pk]
+    assert snapshot(sql) == before
     # (The cascade tests delete wishlists whose owner is also their customer's user:
     # RESTRICT allows that, in the other database too.)
 
 
-def test_do_nothing_leaves_the_read_only_database_alone(seed: Seed) -> None:
-    setup = seed.shell(
-        """
-        from seedsite.world import make_world
-        result(make_world("donothing"))
-        """
-    )
-    seed.execute("analytics", f"INSERT INTO analytics_pageview (path, user_id) VALUES ('/a', {setup['user']})")
-    out = seed.shell(
-        f"""
-        from django.contrib.auth.models import User
-        from django.db import connections
-        from django.test.utils import CaptureQueriesContext
-        from analytics.models import PageView
-        with CaptureQueriesContext(connections["analytics"]) as queries:
-            deleted = User.objects.get(pk={setup['user']}).delete()
-        views = list(PageView.objects.filter(user_id={setup['user']}).values_list("path", flat=True))
-        result({{"deleted": deleted, "analytics_queries": len(queries.captured_queries), "views": views}})
-        """
-    )
-    assert out["deleted"] == [9, WORLD_COUNTS]
-    assert out["analytics_queries"] == 0
-    assert out["views"] == ["/a"]
-    assert seed.rows("analytics", "SELECT path, user_id FROM analytics_pageview WHERE user_id = %s",
-                     [setup["user"]]) == [("/a", setup["user"])]
+@in_process
+def test_do_nothing_sends_nothing_to_the_read_only_database(sql: InProcess) -> None:
+    world = make_world("donothing")
+    with read_only_guard_off():  # what the other system wrote
+        sql.execute("analytics", "INSERT INTO analytics_pageview (path, user_id) VALUES ('/a', %s)",
+                    [world["user"]])
+    with sql.queries() as queries:
+        deleted = User.objects.get(pk=world["user"]).delete()
+    assert deleted == (9, WORLD_COUNTS)
+    assert queries["analytics"] == []
+    assert list(PageView.objects.filter(user_id=world["user"]).values_list("path", flat=True)) == ["/a"]
+    assert sql.rows("analytics", "SELECT path, user_id FROM analytics_pageview WHERE user_id = %s",
+                    [world["user"]]) == [("/a", world["user"])]
 
 
-def test_an_error_midway_rolls_back_every_database(seed: Seed) -> None:
-    setup = seed.shell(
-        """
-        from seedsite.world import make_world
-        result(make_world("midway"))
-        """
-    )
-    before = snapshot(seed)
-    out = seed.shell(
-        f"""
-        from django.contrib.auth.models import User
-        from django.db import connections
-        from django.db.models.signals import pre_delete
-        from django.test.utils import CaptureQueriesContext
+@pytest.mark.django_db(databases=SEED_DATABASES, transaction=True)
+def test_an_error_midway_rolls_every_database_back(sql: InProcess) -> None:
+    # transaction=True: the delete's own transactions are the outermost ones, and commit.
+    world = make_world("midway")
+    before = snapshot(sql)
 
-        def refuse(sender, instance, **kwargs):
-            raise RuntimeError("refused by a pre_delete receiver")
+    def refuse(sender: Any, instance: Any, **kwargs: Any) -> None:
+        raise RuntimeError("refused by a pre_delete receiver")
 
-        # The user's database is deleted from last: by then the posts and the
-        # shop rows have been deleted in their (still open) transactions.
-        pre_delete.connect(refuse, sender=User)
-        with CaptureQueriesContext(connections["blog_db"]) as blog:
-            try:
-                User.objects.get(pk={setup['user']}).delete()
-            except RuntimeError as error:
-                message = str(error)
-        deletes = [q["sql"] for q in blog.captured_queries if q["sql"].startswith("DELETE")]
-        result({{"error": message, "blog_deletes": len(deletes)}})
-        """
-    )
-    assert out["error"] == "refused by a pre_delete receiver"
-    assert out["blog_deletes"] >= 1  # the blog rows really were deleted, then rolled back
-    assert snapshot(seed) == before
+    # The user's database is deleted from last: by then the posts and the
+    # shop rows have been deleted in their (still open) transactions.
+    pre_delete.connect(refuse, sender=User)
+    try:
+        with sql.queries(["blog_db"]) as queries, pytest.raises(RuntimeError, match="refused by a pre_delete"):
+            User.objects.get(pk=world["user"]).delete()
+    finally:
+        pre_delete.disconnect(refuse, sender=User)
+    # The blog rows really were deleted, then rolled back.
+    assert [query for query in queries["blog_db"] if query.startswith("DELETE")]
+    assert snapshot(sql) == before
+    assert world_rows(sql, world) == all_present(world)
 
 
-def test_cascade_into_a_read_only_alias_is_refused_before_anything_is_deleted(seed: Seed) -> None:
-    setup = seed.shell(
-        """
-        from seedsite.world import make_world
-        result(make_world("cascade-into-read-only"))
-        """
-    )
-    before = snapshot(seed)
-    shop_url = seed.env["DATABASE_URL_SHOP_DB"]
-    read_only_shop = f"{shop_url}{'&' if '?' in shop_url else '?'}read_only=true"
-    done = seed.manage(
-        "shell",
-        "-v",
-        "0",
-        "-c",
-        "from django.contrib.auth.models import User\n"
-        "from djcfg_env.readonly import ReadOnlyDatabaseError\n"
-        "try:\n"
-        f"    User.objects.get(pk={setup['user']}).delete()\n"
-        "except ReadOnlyDatabaseError as error:\n"
-        "    print('REFUSED', error.alias, error.operation)\n",
-        env={"DATABASE_URL_SHOP_DB": read_only_shop},
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.split() == ["REFUSED", "shop_db", "delete"]
+@in_process
+def test_a_cascade_into_a_read_only_alias_is_refused_before_any_delete(sql: InProcess) -> None:
+    world = make_world("cascade-into-read-only")
+    before = snapshot(sql)
+    with override_settings(READ_ONLY_DATABASES=frozenset({"analytics", "shop_db"})):
+        with sql.sent() as sent, pytest.raises(ReadOnlyDatabaseError) as raised:
+            User.objects.get(pk=world["user"]).delete()
+    assert (raised.value.alias, raised.value.operation) == ("shop_db", "delete")
+    assert [statement for _, statement in sent if not statement.startswith("SELECT")] == []
     # The user's posts (blog_db) and the user (default) are all still there.
-    assert snapshot(seed) == before
-    assert world_rows(seed, setup) == all_present(setup)
+    assert snapshot(sql) == before
+    assert world_rows(sql, world) == all_present(world)
+
+
+# -- end to end, on PostgreSQL ---------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("seed", ["postgresql"], indirect=True)
+def test_a_delete_in_manage_py_shell_cascades_through_three_postgresql_databases(seed: Seed) -> None:
+    """Real foreign-key constraints within each database, one server connection per alias."""
+    scenarios.test_instance_delete_cascades_into_every_database_and_counts_it(seed)

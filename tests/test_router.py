@@ -1,24 +1,32 @@
 """AppDatabaseRouter: reads, writes, allow_migrate and allow_relation.
 
-In-process tests drive a router built from overridden settings (the in-memory
-pytest settings have no routes); end-to-end tests run the seed project in
-tests/seed_project on SQLite files and on real PostgreSQL databases and look at
-each database directly.
+Unit tests drive a router built from overridden settings; in process, the ORM
+writes and reads the seed layout of tests/settings.py and the statements each
+alias was sent are recorded; end to end, ``manage.py migrate --database`` of the
+seed project (tests/seed_project) on SQLite files and real PostgreSQL databases,
+each database looked at directly.
 """
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Iterator
+from decimal import Decimal
 
 import pytest
+from analytics.models import PageView
+from blog.models import Comment, Post
 from django.contrib.auth.models import Group, User
 from django.contrib.contenttypes.models import ContentType
+from django.db import router
 from django.test import override_settings
+from shop.models import Order
 
 from djcfg_env.router import AppDatabaseRouter
-from tests.seed_project.harness import Seed, databases  # noqa: F401 - fixture
+from tests.conftest import BACKENDS, SEED_DATABASES, read_only_guard_off
+from tests.seed_project.harness import InProcess, Seed
+
+in_process = pytest.mark.django_db(databases=SEED_DATABASES)
 
 _DATABASES = {alias: {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
               for alias in ("default", "users_db", "replica")}
@@ -159,60 +167,91 @@ def test_repr_names_routes_and_read_only_aliases(make_router) -> None:
     assert repr(router) == "<AppDatabaseRouter routes=[auth->users_db] read_only=[replica]>"
 
 
-def test_routing_end_to_end(databases: Seed) -> None:
-    databases.migrate()
-    databases.execute("analytics", "INSERT INTO analytics_pageview (path) VALUES ('seed')")
-    result = databases.probe("routing")
-    assert result.returncode == 0, result.stderr
-    out = json.loads(result.stdout)
-    assert out["author"] == "ada"
-    assert out["titles"] == ["Hello"]
-    assert out["comments"] == ["First"]
-    assert out["views"] == ["seed"]
-    assert out["orders"] == ["12.00"]
-    assert out["post_db"] == "blog_db"
-    assert out["user_db"] == "default"
-    assert out["hint_ignored"] == "blog_db"
-    assert out["write_hint_ignored"] == "default"
-    assert out["cross_assignment_db"] == "blog_db"
-    assert out["refused"] == (
-        'Cannot assign "<User: ghost>": the current database router prevents this relation.'
-    )
+@in_process
+def test_reads_and_writes_go_where_the_routes_say(sql: InProcess) -> None:
+    with read_only_guard_off():  # what the other system wrote
+        sql.execute("analytics", "INSERT INTO analytics_pageview (path) VALUES ('seed')")
+    user = User.objects.create(username="ada")
+    post = Post.objects.create(author=user, title="Hello")
+    Comment.objects.create(post=post, author=user, body="First")
+    Order.objects.create(placed_by=user, total=Decimal("12"))
+    with sql.sent() as sent:
+        fresh = Post.objects.get(pk=post.pk)
+        assert fresh.author.username == "ada"
+        assert [p.title for p in User.objects.get(pk=user.pk).blog_posts.all()] == ["Hello"]
+        assert [c.body for c in fresh.comments.all()] == ["First"]
+        assert list(PageView.objects.values_list("path", flat=True)) == ["seed"]
+        assert [str(total) for total in Order.objects.values_list("total", flat=True)] == ["12.00"]
+    assert (post._state.db, user._state.db) == ("blog_db", "default")
+    assert router.db_for_read(Post, instance=user) == "blog_db"  # the hint is ignored
+    assert router.db_for_write(User, instance=post) == "default"
+    assert Post(author=user, title="y")._state.db == "blog_db"  # assignment across databases
+    unknown = User(username="ghost")
+    unknown._state.db = "nowhere"
+    with pytest.raises(ValueError) as refused:
+        Post(author=unknown, title="x")
+    assert str(refused.value) == 'Cannot assign "<User: ghost>": the current database router prevents this relation.'
     # The reads after the writes went exactly where the routes say.
-    assert out["tables"] == {
+    tables = ("auth_user", "blog_post", "blog_comment", "shop_order", "analytics_pageview")
+    assert {
+        alias: sorted({table for a, statement in sent if a == alias for table in tables if table in statement})
+        for alias in SEED_DATABASES
+    } == {
         "default": ["auth_user"],
         "blog_db": ["blog_comment", "blog_post"],
         "shop_db": ["shop_order"],
         "analytics": ["analytics_pageview"],
     }
     # And the rows are in the right databases, looked at directly.
-    (user_id,) = databases.rows("default", "SELECT id FROM auth_user WHERE username = 'ada'")[0]
-    assert databases.rows("blog_db", "SELECT title, author_id FROM blog_post") == [("Hello", user_id)]
-    assert databases.rows("blog_db", "SELECT body, author_id FROM blog_comment") == [("First", user_id)]
-    assert databases.rows("shop_db", "SELECT placed_by_id, total FROM shop_order") == [(user_id, 12)]
-    assert databases.rows("analytics", "SELECT path FROM analytics_pageview") == [("seed",)]
+    assert sql.rows("default", "SELECT id FROM auth_user WHERE username = 'ada'") == [(user.pk,)]
+    assert sql.rows("blog_db", "SELECT title, author_id FROM blog_post") == [("Hello", user.pk)]
+    assert sql.rows("blog_db", "SELECT body, author_id FROM blog_comment") == [("First", user.pk)]
+    assert sql.rows("shop_db", "SELECT placed_by_id, total FROM shop_order") == [(user.pk, 12)]
+    assert sql.rows("analytics", "SELECT path FROM analytics_pageview") == [("seed",)]
+    for alias, table in (("default", "blog_post"), ("blog_db", "auth_user"), ("shop_db", "blog_post")):
+        assert table not in sql.tables(alias)
 
 
-def test_migrate_per_alias_creates_only_that_aliases_tables(databases: Seed) -> None:
-    databases.migrate()
-    default = databases.tables("default")
+@in_process
+def test_migrate_puts_each_apps_tables_on_its_alias_only(sql: InProcess) -> None:
+    # pytest-django ran migrate on each alias of tests/settings.py (the read-only one excepted).
+    default = sql.tables("default")
+    assert {"auth_user", "auth_group", "auth_permission", "django_content_type", "tagging_taggeditem"} <= default
+    assert not {name for name in default if name.startswith(("blog_", "shop_", "analytics_", "library_"))}
+    assert sql.tables("blog_db") == {"django_migrations", "blog_post", "blog_comment"}
+    assert sql.tables("shop_db") == {
+        "django_migrations", "shop_customer", "shop_order", "shop_wishlist", "shop_promotion", "library_book"
+    }
+    assert sql.rows("blog_db", "SELECT count(*) FROM django_migrations WHERE app = 'blog'") == [(1,)]
+    assert sql.rows("shop_db", "SELECT count(*) FROM django_migrations WHERE app = 'shop'") == [(1,)]
+
+
+# -- end to end: manage.py migrate --database, on SQLite files and PostgreSQL ---------------
+
+
+@pytest.mark.parametrize("seed", BACKENDS, indirect=True)
+def test_migrate_per_alias_creates_only_that_aliases_tables(seed: Seed) -> None:
+    # The seed_project factory migrated each writable alias: manage.py migrate --database <alias>.
+    default = seed.tables("default")
     assert {"auth_user", "auth_group", "auth_permission", "django_content_type"} <= default
     assert not {name for name in default if name.startswith(("blog_", "shop_", "analytics_"))}
-    assert databases.tables("blog_db") == {"django_migrations", "blog_post", "blog_comment"}
-    assert databases.tables("shop_db") == {
+    assert seed.tables("blog_db") == {"django_migrations", "blog_post", "blog_comment"}
+    assert seed.tables("shop_db") == {
         "django_migrations", "shop_customer", "shop_order", "shop_wishlist", "shop_promotion"
     }
     # contenttypes/auth post_migrate steps ran on default only.
-    assert databases.rows("default", "SELECT count(*) FROM django_content_type")[0][0] > 0
-    assert databases.rows("blog_db", "SELECT count(*) FROM django_migrations WHERE app = 'blog'") == [(1,)]
-    assert databases.rows("shop_db", "SELECT count(*) FROM django_migrations WHERE app = 'shop'") == [(1,)]
+    assert seed.rows("default", "SELECT count(*) FROM django_content_type")[0][0] > 0
+    assert seed.rows("blog_db", "SELECT count(*) FROM django_migrations WHERE app = 'blog'") == [(1,)]
+    assert seed.rows("shop_db", "SELECT count(*) FROM django_migrations WHERE app = 'shop'") == [(1,)]
 
 
-def test_migrate_on_the_read_only_alias_is_refused(databases: Seed) -> None:
-    result = databases.manage("migrate", "--database", "analytics", "-v0")
+@pytest.mark.parametrize("seed", BACKENDS, indirect=True)
+def test_migrate_on_the_read_only_alias_is_refused(seed: Seed) -> None:
+    result = seed.manage("migrate", "--database", "analytics", "-v0")
     assert result.returncode == 1
     assert (
         "Refused to run a CREATE statement for django_migrations on the database alias "
         "'analytics': that alias is read-only (read_only=true in DATABASE_URL_ANALYTICS)"
     ) in result.stderr
-    assert databases.tables("analytics") == set()
+    # Only the table the other system made (by hand, in the factory): not even django_migrations.
+    assert seed.tables("analytics") == {"analytics_pageview"}

@@ -368,6 +368,46 @@ def test_urls_the_user_cannot_have_meant_are_rejected(url: str, expected: str) -
     assert expected in message
 
 
+#: A password that must never appear in a message.
+NUL_PASSWORD = "Rv7-NUL-distinctive-pw"
+
+
+@pytest.mark.parametrize(
+    ("url", "part"),
+    [
+        (f"postgres://app:{NUL_PASSWORD}%00x@db.example.com:5432/main", "the password"),
+        (f"postgres://app%00x:{NUL_PASSWORD}@db.example.com:5432/main", "the user name"),
+        (f"postgres://app:{NUL_PASSWORD}@db.example.com:5432/ma%00in", "the database name"),
+        (f"postgres://app:{NUL_PASSWORD}@db.example.com:5432/main?sslmode=require%00", "a query parameter"),
+        (f"postgres://app:{NUL_PASSWORD}@db.example.com:5432/main\x00", "the URL"),
+        ("sqlite:///data%00.db", "the database name"),
+    ],
+)
+def test_nul_in_a_url_is_a_config_error(url: str, part: str) -> None:
+    # libpq ends the conninfo string at a NUL: everything after it (host, port) was
+    # silently dropped, and the connection went to the local unix socket instead.
+    with pytest.raises(ConfigError) as caught:
+        load({"DATABASE_URL_BLOG_DB": url, "DATABASE_URL": "sqlite:///x.db", "SECRET_KEY": "k"})
+    assert list(caught.value.problems) == ["DATABASE_URL_BLOG_DB"]
+    assert str(caught.value).startswith(f"DATABASE_URL_BLOG_DB: has a NUL character (%00) in {part};")
+    assert NUL_PASSWORD not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "engine"),
+    [
+        ("sqlite://:memory:?read_only=true&conn_max_age=5", "django.db.backends.sqlite3"),
+        ("spatialite://:memory:?read_only=true&conn_max_age=5", "django.contrib.gis.db.backends.spatialite"),
+    ],
+)
+def test_in_memory_sqlite_url_takes_parameters(url: str, engine: str) -> None:
+    # Was: "cannot be read as a URL; check the port ..." for a URL with no port at all.
+    settings = load({"DATABASE_URL": "sqlite:///x.db", "DATABASE_URL_CACHE": url, "SECRET_KEY": "k"})
+    cache = settings.DATABASES["cache"]
+    assert (cache["ENGINE"], cache["NAME"], cache["CONN_MAX_AGE"]) == (engine, ":memory:", 5)
+    assert settings.read_only_aliases == frozenset({"cache"})
+
+
 def test_a_postgresql_service_needs_no_database_name() -> None:
     assert resolve("postgres://?service=main")["OPTIONS"] == {"service": "main"}
 

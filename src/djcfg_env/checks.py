@@ -48,6 +48,7 @@ from .orm.placement import Placement, placement
 
 __all__ = [
     "check_routes",
+    "check_settings",
     "check_relations",
     "check_contrib_apps",
     "check_read_only_apps",
@@ -117,17 +118,27 @@ def check_routes(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) 
     return messages
 
 
-def _is_contenttype_or_user(model: type[Model]) -> bool:
-    label = model._meta.label_lower
-    return label == "contenttypes.contenttype" or label == str(settings.AUTH_USER_MODEL).lower()
+#: Apps whose foreign key to ContentType is only ever compared by id or read on its own
+#: (no query of theirs joins django_content_type), so they may live on any alias: knowledge
+#: as data, checked against each app's code. Any other app with such a key gets W002.
+CONTENT_TYPE_BY_ID_APPS = frozenset(
+    {
+        "admin",  # LogEntry: filters by content_type_id; select_related("content_type") is prefetched
+        "reversion",  # Version: filters by content_type (an id); history reads select_related("revision__user")
+    }
+)
+
+
+def _is_contenttype(model: type[Model]) -> bool:
+    return model._meta.label_lower == "contenttypes.contenttype"
 
 
 def _owned(model: type[Model]) -> bool:
     """Whether the model is the project's own code (not Django's, not an installed package).
 
-    A field in code you own can simply get ``db_constraint=False`` (E001); one in
-    ``django.contrib`` or a package under site-packages cannot, so the fix is to
-    route its app (W002).
+    A field in code you own can be changed (E001, E002); one in ``django.contrib``
+    or a package under site-packages cannot, so it gets a Warning whose fix is
+    a route (W005, W006), never an Error that would stop every command.
     """
     config = model._meta.app_config
     if config is None or config.name == "django" or config.name.startswith("django."):
@@ -143,87 +154,144 @@ def _relation_fields(model: type[Model]) -> Iterable[Field[Any, Any]]:
                 yield field
 
 
+def _placed(where: Placement, models: Iterable[type[Model]]) -> str:
+    return ", ".join(f"{model._meta.label} on {_where(where, model._meta.app_label)}" for model in models)
+
+
+def _share(labels: Iterable[str], *, first: bool = False) -> str:
+    """The hint's "route these apps to one alias (VARIABLES)" (``first``: at a sentence's start)."""
+    ordered = sorted(set(labels))
+    return (
+        f"{'R' if first else 'r'}oute the apps {', '.join(repr(label) for label in ordered)} to one "
+        f"alias ({', '.join(route_variable(label) for label in ordered)})"
+    )
+
+
 @checks.register(checks.Tags.models, TAG)
 def check_relations(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """E001, W002 and E002: relations whose two ends are on different aliases."""
+    """E001, W002, W005, E002, W006: relations whose ends are on different aliases and cannot work so."""
     where = placement()
+    # With CROSS_DATABASE_FOREIGN_KEYS installed, migrating creates no constraint across databases.
+    constraints_skipped = "CROSS_DATABASE_FOREIGN_KEYS" in switches.installed()
     split_contrib = _auth_contenttypes_split(where)
     messages: list[checks.CheckMessage] = []
     for model in _models(app_configs):
         here = where.model_alias(model)
-        if model._meta.managed:
-            for field in _relation_fields(model):
-                target: type[Model] = field.related_model  # type: ignore[assignment]
-                there = where.model_alias(target)
-                if there == here or not getattr(field, "db_constraint", False):
-                    continue
-                kind = type(field).__name__
-                text = (
-                    f"{model._meta.label}.{field.name} is a {kind} to {target._meta.label} "
-                    f"across databases: {model._meta.label} is on "
-                    f"{_where(where, model._meta.app_label)}, {target._meta.label} on "
-                    f"{_where(where, target._meta.app_label)}; a database cannot enforce a "
-                    f"foreign key to a table in another database."
+        owned = _owned(model)
+        for field in _relation_fields(model):
+            target: type[Model] = field.related_model  # type: ignore[assignment]
+            there = where.model_alias(target)
+            if there == here:
+                continue
+            name = f"{model._meta.label}.{field.name}"
+            app = model._meta.app_label
+            if (
+                _is_contenttype(target)
+                and app not in CONTENT_TYPE_BY_ID_APPS
+                and not (split_contrib and app == "auth")  # auth: W001
+            ):
+                messages.append(
+                    checks.Warning(
+                        f"{name} is a ForeignKey to ContentType, but the app '{app}' is on "
+                        f"{_where(where, app)} and contenttypes on "
+                        f"{_where(where, 'contenttypes')}: its content-type lookups join "
+                        f"django_content_type, which one database cannot do across two. The apps "
+                        f"'{app}' and 'contenttypes' must share an alias.",
+                        hint=f"Put them together: {_share([app, 'contenttypes'])}.",
+                        obj=field,
+                        id="djcfg_env.W002",
+                    )
                 )
-                owned = _owned(model)
-                if _is_contenttype_or_user(target) and not (
-                    split_contrib and model._meta.app_label == "auth"  # reported once as W001
-                ):
-                    fix = (
-                        f"or add db_constraint=False to {model._meta.label}.{field.name}, "
-                        f"as djcfg_env.E001 says."
-                        if owned
-                        else "the field is not in your code, so it cannot get db_constraint=False."
+            if constraints_skipped or not model._meta.managed or not field.db_constraint:
+                continue
+            text = (
+                f"{name} is a {type(field).__name__} to {target._meta.label} across databases "
+                f"({_placed(where, (model, target))}) with a database constraint, and "
+                f"DJCFG_ENV['CROSS_DATABASE_FOREIGN_KEYS'] is off: migrating it fails, because a "
+                f"database cannot enforce a foreign key to a table in another database."
+            )
+            if owned:
+                messages.append(
+                    checks.Error(
+                        text,
+                        hint=(
+                            f"Turn CROSS_DATABASE_FOREIGN_KEYS back on (remove it from DJCFG_ENV), "
+                            f"or add db_constraint=False to {name} and make a migration, or "
+                            f"{_share([app, target._meta.app_label])}."
+                        ),
+                        obj=field,
+                        id="djcfg_env.E001",
                     )
-                    messages.append(
-                        checks.Warning(
-                            text,
-                            hint=(
-                                f"Route the app '{model._meta.app_label}' to '{there}' next to "
-                                f"{target._meta.label} ({_route_to(model._meta.app_label, there)}); "
-                                + fix
-                            ),
-                            obj=field,
-                            id="djcfg_env.W002",
-                        )
+                )
+            else:
+                messages.append(
+                    checks.Warning(
+                        text,
+                        hint=(
+                            f"The field is not in your code: turn CROSS_DATABASE_FOREIGN_KEYS back "
+                            f"on (remove it from DJCFG_ENV), or {_share([app, target._meta.app_label])}."
+                        ),
+                        obj=field,
+                        id="djcfg_env.W005",
                     )
-                if owned:
-                    messages.append(
-                        checks.Error(
-                            text,
-                            hint=(
-                                f"Add db_constraint=False to {model._meta.label}.{field.name} "
-                                f"(and make a migration), or route both apps to one alias."
-                            ),
-                            obj=field,
-                            id="djcfg_env.E001",
-                        )
-                    )
+                )
         for field in model._meta.local_many_to_many:
             target = field.related_model  # type: ignore[assignment]
-            through = field.remote_field.through  # type: ignore[union-attr]
+            through: type[Model] = field.remote_field.through  # type: ignore[union-attr]
             if not isinstance(target, type) or not isinstance(through, type):
                 continue
-            ends: tuple[type[Model], ...] = (model, target, through)
+            # The ends the through table really joins: itself, and what its foreign keys
+            # point at (a generic link, as django-taggit's, joins no table of the tagged model).
+            ends: list[type[Model]] = [through] + [
+                end for end in (model, target)
+                if any(
+                    f.related_model is end
+                    for f in through._meta.local_fields
+                    if f.many_to_one and f.remote_field is not None
+                )
+            ]
             if len({where.model_alias(end) for end in ends}) == 1:
                 continue
-            placed = ", ".join(
-                f"{end._meta.label} on {_where(where, end._meta.app_label)}" for end in ends
+            labels = [end._meta.app_label for end in ends]
+            text = (
+                f"{model._meta.label}.{field.name} is a many-to-many relation across databases: "
+                f"{_placed(where, ends)}. Its queries join the through table to the tables it "
+                f"points at, which one database cannot do across two."
             )
-            labels = sorted({end._meta.app_label for end in ends})
+            if owned:
+                messages.append(
+                    checks.Error(
+                        text,
+                        hint=(
+                            f"{_share(labels, first=True)}, or replace the field with a model "
+                            f"holding two ForeignKeys and query it by ids."
+                        ),
+                        obj=field,
+                        id="djcfg_env.E002",
+                    )
+                )
+            else:
+                messages.append(
+                    checks.Warning(
+                        text,
+                        hint=f"The field is not in your code: {_share(labels)}.",
+                        obj=field,
+                        id="djcfg_env.W006",
+                    )
+                )
+        for parent, link in model._meta.parents.items():
+            if link is None or where.model_alias(parent) == here:
+                continue
             messages.append(
                 checks.Error(
-                    f"{model._meta.label}.{field.name} is a ManyToManyField across databases: "
-                    f"{placed}. Its queries join the through table to both tables, which "
-                    f"cannot span two databases.",
-                    hint=(
-                        f"Route the apps {', '.join(repr(label) for label in labels)} to one "
-                        f"alias ({', '.join(route_variable(label) for label in labels)}), or "
-                        f"replace the field with a model holding two ForeignKeys with "
-                        f"db_constraint=False and query it by ids."
-                    ),
-                    obj=field,
-                    id="djcfg_env.E002",
+                    f"{model._meta.label} inherits from {parent._meta.label} (multi-table "
+                    f"inheritance), but they are on different aliases: "
+                    f"{_placed(where, (model, parent))}. Each row of {model._meta.label} is a row "
+                    f"in both tables, read with a join and saved in one transaction, which cannot "
+                    f"span two databases.",
+                    hint=f"{_share([model._meta.app_label, parent._meta.app_label], first=True)}.",
+                    obj=model,
+                    id="djcfg_env.E007",
                 )
             )
     return messages
@@ -315,6 +383,48 @@ def check_switches(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
                 "False to silence this warning.",
                 obj=switches.SETTING,
                 id="djcfg_env.W004",
+            )
+        )
+    return messages
+
+
+@checks.register(TAG)
+def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """E005, E006: DATABASES and DATABASE_ROUTERS still match what the environment gave."""
+    messages: list[checks.CheckMessage] = []
+    rules = dict(getattr(settings, "DATABASE_ROUTING_RULES", None) or {})
+    read_only = set(getattr(settings, "READ_ONLY_DATABASES", None) or ())
+    defined = set(settings.DATABASES)
+    missing = sorted(({alias for alias in rules.values()} | read_only) - defined)
+    if missing:
+        messages.append(
+            checks.Error(
+                f"DATABASES has no alias {', '.join(repr(alias) for alias in missing)}, but the "
+                f"environment routes apps there or marks it read-only: DATABASES was changed "
+                f"after 'from djcfg_env.settings import *', so those apps' queries fail.",
+                hint=(
+                    "Do not assign DATABASES again below the import: add aliases with "
+                    "DATABASE_URL_<NAME> variables instead (or change DATABASES only in place, "
+                    "keeping every alias)."
+                ),
+                obj="DATABASES",
+                id="djcfg_env.E005",
+            )
+        )
+    if (rules or read_only) and not placement().routed:
+        messages.append(
+            checks.Error(
+                f"DATABASE_ROUTERS has no djcfg_env.router.AppDatabaseRouter, but the environment "
+                f"routes apps ({', '.join(sorted(rules)) or 'none'}) or marks aliases read-only "
+                f"({', '.join(sorted(read_only)) or 'none'}): every app's rows go to 'default', "
+                f"and nothing crosses databases safely.",
+                hint=(
+                    "Do not assign DATABASE_ROUTERS again below 'from djcfg_env.settings import *'; "
+                    "to add a router of your own, write DATABASE_ROUTERS = [..., "
+                    "*DATABASE_ROUTERS] and make sure it returns None for models it does not route."
+                ),
+                obj="DATABASE_ROUTERS",
+                id="djcfg_env.E006",
             )
         )
     return messages

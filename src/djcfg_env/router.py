@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model
 
 from .orm import placement as _placement
@@ -48,6 +49,17 @@ class AppDatabaseRouter:
     state of its own: a test that overrides ``DATABASE_ROUTING_RULES`` or
     ``DATABASES`` is seen by the next query.
     """
+
+    def __init__(self) -> None:
+        from django.apps import apps
+
+        if apps.apps_ready and not apps.is_installed("djcfg_env"):
+            raise ImproperlyConfigured(
+                "djcfg_env.router.AppDatabaseRouter is in DATABASE_ROUTERS, but 'djcfg_env' is not "
+                "in INSTALLED_APPS: without the app, deleting a row does not follow on_delete into "
+                "the other databases (rows there are orphaned), read-only aliases are not guarded "
+                "and the system checks do not run. Add 'djcfg_env' to INSTALLED_APPS."
+            )
 
     #: The alias of the model's app; hints (``instance=``) never override it.
     db_for_read = staticmethod(_route)

@@ -19,7 +19,7 @@ from .config import Settings
 from .errors import ConfigError
 from .grammar import DEFAULT_URL_VARIABLE, URL_PREFIX, discover
 from .schema import AliasName, DatabaseUrl, HostList, StrictBoolean
-from .urls import UrlError, interpolate
+from .urls import NOT_TEXT, UrlError, interpolate, is_text
 
 __all__ = ["load", "DEBUG_SECRET_KEY"]
 
@@ -33,11 +33,14 @@ _ALIAS_NAME = AliasName()
 class _MappingEnv(Env):
     """An environs ``Env`` that reads one mapping and nothing else (no files)."""
 
-    def __init__(self, environ: Mapping[str, str]) -> None:
+    def __init__(self, environ: Mapping[str, str], skip: frozenset[str] = frozenset()) -> None:
         super().__init__(eager=False)
         self._mapping = environ
+        self._skip = skip
 
     def _get_value(self, env_key: str, default: Any) -> Any:
+        if env_key in self._skip:  # already reported (not text)
+            return default
         return self._mapping.get(env_key, default)
 
 
@@ -52,6 +55,15 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
     found = discover(environ)
     problems: dict[str, list[str]] = defaultdict(list, found.problems)
 
+    # Undecodable bytes (kept by Python as surrogates) reach no driver and break every encoder.
+    unusable = {
+        variable
+        for variable in [*found.alias_variables.values(), *found.route_variables.values(),
+                         "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS"]
+        if variable in environ and not is_text(environ[variable])
+    }
+    for variable in sorted(unusable):
+        problems[variable].append(NOT_TEXT)
     if DEFAULT_URL_VARIABLE not in environ:
         problems[DEFAULT_URL_VARIABLE].append(
             "is not set; set it to the URL of the default database, e.g. "
@@ -60,6 +72,8 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
     databases: dict[str, Mapping[str, Any]] = {}
     read_only: set[str] = set()
     for alias, variable in found.alias_variables.items():
+        if variable in unusable:
+            continue
         try:
             config, is_read_only = _DATABASE_URL.deserialize(interpolate(environ[variable], environ))
         except UrlError as error:
@@ -91,6 +105,8 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
                 f"the defined aliases ({', '.join(sorted(defined - {alias}))}), or remove it."
             )
     for label, variable in found.route_variables.items():
+        if variable in unusable:
+            continue
         try:
             alias = _ALIAS_NAME.deserialize(environ[variable])
         except ma.ValidationError as error:
@@ -106,7 +122,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
             continue
         routes[label] = alias
 
-    env = _MappingEnv(environ)
+    env = _MappingEnv(environ, frozenset(unusable))
     env.add_parser_from_field("strict_bool", StrictBoolean)
     env.add_parser_from_field("host_list", HostList)
     debug = env.strict_bool("DEBUG", False)

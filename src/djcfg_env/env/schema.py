@@ -58,6 +58,8 @@ class ConnMaxAge(ma.fields.Field):
     default_error_messages = {
         "invalid": "is not a number of seconds; write a whole number >= 0 (0 closes the "
         "connection after each request) or none for persistent connections.",
+        "too_large": "is too large a number of seconds; write at most 18 digits, or none for "
+        "persistent connections.",
     }
 
     def _deserialize(
@@ -67,6 +69,8 @@ class ConnMaxAge(ma.fields.Field):
         if text.lower() == "none":
             return None
         if text.isascii() and text.isdigit():
+            if len(text.lstrip("0")) > 18:  # beyond any real timeout (and int()'s digit limit)
+                raise self.make_error("too_large")
             return int(text)
         raise self.make_error("invalid")
 

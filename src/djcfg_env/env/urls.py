@@ -65,10 +65,28 @@ _POSTGRES_OPTIONS = (
     "sslrootcert sslsni target_session_attrs tcp_user_timeout"
 ).split()
 _POSTGRES_KNOWN = _POSTGRES_OPTIONS + list(RESERVED_PARAMETERS)
+_MYSQL_KNOWN_OPTIONS = ("charset", "init_command", "ssl", "ssl-ca", "ssl-cert", "ssl-key", "isolation_level",
+                        "connect_timeout", "read_timeout", "write_timeout", "unix_socket")
 
 
 class UrlError(ValueError):
     """A problem with one URL; the message never contains the URL."""
+
+
+def is_text(value: str) -> bool:
+    """Whether ``value`` is real text (no undecodable bytes, which Python keeps as surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+NOT_TEXT = (
+    "has bytes that are not UTF-8 text (the environment holds them as they are, and no driver "
+    "can use them); set it again as UTF-8 text, percent-encoding any special byte of a URL "
+    "(%FF)."
+)
 
 
 def interpolate(template: str, environ: Mapping[str, str]) -> str:
@@ -89,6 +107,13 @@ def interpolate(template: str, environ: Mapping[str, str]) -> str:
         raise UrlError(
             f"refers to {names}, which {'is' if len(missing) == 1 else 'are'} not set; "
             f"set {names}, or write $${{ for a literal '${{'."
+        )
+    undecodable = [name for _, name, _ in segments if name and not is_text(environ[name])]
+    if undecodable:
+        names = ", ".join(dict.fromkeys(undecodable))
+        raise UrlError(
+            f"refers to {names}, whose value has bytes that are not UTF-8 text; set "
+            f"{names} again as UTF-8 text."
         )
     return "".join(
         literal + ((quote(environ[name], safe="") if encode else environ[name]) if name else "")
@@ -203,6 +228,8 @@ def parse_url(url: str) -> tuple[dict[str, Any], dict[str, list[str]]]:
             "(or put the password in a variable and write ${NAME})."
         )
     split = _split(url)
+    if scheme not in _SQLITE_SCHEMES:  # a file path may hold an '@'
+        _reject_misplaced_password(split)
     if scheme in _SQLITE_SCHEMES and split.netloc:
         raise UrlError(
             f"has a host part, which {scheme} does not use; write the file's path after "
@@ -210,12 +237,14 @@ def parse_url(url: str) -> tuple[dict[str, Any], dict[str, list[str]]]:
             f"directory) or {scheme}:////var/data/myfile.db (absolute), or {scheme}:// "
             f"for an in-memory database."
         )
+    _reject_huge_numbers(split.query)
     config = _parsed(url)
     if in_memory and not config.get("NAME"):
         config["NAME"] = ":memory:"  # dj-database-url leaves it empty for spatialite://
     _reject_nul(config)
     _keep_socket_path_case(config, split.netloc)
     raw = parse_qs(split.query, keep_blank_values=True)
+    _reject_repeated_driver_parameters(raw, config)
     reserved = {name: raw[name] for name in RESERVED_PARAMETERS if name in raw}
     options = config["OPTIONS"]
     for name in RESERVED_PARAMETERS:
@@ -245,6 +274,49 @@ def _reject_nul(config: Mapping[str, Any]) -> None:
     for key, value in (config.get("OPTIONS") or {}).items():
         if "\x00" in str(key) or "\x00" in str(value):
             raise UrlError(_NUL_MESSAGE.format(where="a query parameter"))
+
+
+_MISPLACED_PASSWORD = (
+    "looks like a password with an unencoded '/' or '@' ({why}), which would be read as "
+    "another host and a database name holding the password; percent-encode the password "
+    "(/ is %2F, @ is %40) or put it in a variable and write ${{NAME}}."
+)
+
+
+def _reject_misplaced_password(split: SplitResult) -> None:
+    """Refuse URLs whose parts only make sense as a misplaced password; never quote them."""
+    path = unquote(split.path)
+    if "@" in path:
+        raise UrlError(_MISPLACED_PASSWORD.format(why="an '@' after the host part"))
+    netloc = split.netloc
+    if "@" not in netloc and netloc.rpartition("]")[2].endswith(":") and not netloc.startswith("/"):
+        raise UrlError(_MISPLACED_PASSWORD.format(why="a user part ending in ':' and no '@'"))
+
+
+#: dj-database-url turns every all-digit parameter into an int; Python refuses more than
+#: 4300 digits (and no real setting has more than a few).
+_MAX_DIGITS = 18
+
+
+def _reject_huge_numbers(query: str) -> None:
+    for name, values in parse_qs(query, keep_blank_values=True).items():
+        if any(value.isdigit() and len(value.lstrip("0")) > _MAX_DIGITS for value in values):
+            known = name in RESERVED_PARAMETERS or name in _POSTGRES_OPTIONS or name in _MYSQL_KNOWN_OPTIONS
+            shown = f"parameter {name}" if known else "a parameter"
+            raise UrlError(f"has {shown} with a number of more than {_MAX_DIGITS} digits; give a real value.")
+
+
+def _reject_repeated_driver_parameters(raw: Mapping[str, list[str]], config: Mapping[str, Any]) -> None:
+    """A driver parameter given twice would reach the driver as a list: refuse it now.
+
+    Unknown parameter names are part of the value, so only known ones are named.
+    """
+    known = set(_POSTGRES_OPTIONS if is_postgresql(config) else ()) | set(_MYSQL_KNOWN_OPTIONS)
+    for name, values in raw.items():
+        if name in RESERVED_PARAMETERS or len(values) < 2:
+            continue
+        shown = f"parameter {name}" if name in known else "a driver parameter"
+        raise UrlError(f"has {shown} given {len(values)} times; give each parameter once.")
 
 
 def _split(url: str) -> SplitResult:

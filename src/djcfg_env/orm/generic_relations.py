@@ -86,9 +86,9 @@ def _get_object_for_this_type(original: Callable[..., Any]) -> Callable[..., Any
 
 
 def _get_object_for_this_type_42(original: Callable[..., Any]) -> Callable[..., Any]:
-    # Before Django 5.1, no alias meant the content type's own database.
-    def get_object_for_this_type(self: Any, using: str | None = None, **kwargs: Any) -> Model:
-        return _objects_of(self, using or self._state.db).get(**kwargs)  # type: ignore[no-any-return]
+    # Before Django 5.1 there is no ``using``: the content type's own database is used.
+    def get_object_for_this_type(self: Any, **kwargs: Any) -> Model:
+        return _objects_of(self, self._state.db).get(**kwargs)  # type: ignore[no-any-return]
 
     return get_object_for_this_type
 
@@ -140,7 +140,7 @@ FEATURE = Feature(
               assumes=("self", "using"), needs_app=_CONTENTTYPES,
               versions=(_ROUTERS_DECIDE, (6, 1))),
         Patch(_content_type, "get_object_for_this_type", _get_object_for_this_type_42,
-              assumes=("self", "using"), needs_app=_CONTENTTYPES,
+              assumes=("self",), needs_app=_CONTENTTYPES,
               versions=((4, 2), _ROUTERS_DECIDE)),
         Patch(_content_type, "get_all_objects_for_this_type", _get_all_objects_for_this_type_42,
               assumes=("self",), needs_app=_CONTENTTYPES, versions=((4, 2), _ROUTERS_DECIDE)),

@@ -22,6 +22,11 @@ when it opens, so a write the SQL guard cannot recognise (a ``PRAGMA x = y``,
 ``VACUUM``, a statement hidden behind something unusual) is refused by SQLite
 itself.
 
+With ``django.contrib.admin`` installed, a model that lives on a read-only alias
+is view-only in the admin: ``has_add_permission``, ``has_change_permission`` and
+``has_delete_permission`` of ``BaseModelAdmin`` and ``InlineModelAdmin`` answer
+``False`` for it (the view permission is untouched).
+
 :data:`FEATURE` is the ``READ_ONLY_GUARD`` switch: installed by the switchboard
 (:mod:`djcfg_env.orm.switches`) only when some alias is read-only, so a project
 without one runs Django's own methods. ``READ_ONLY_GUARD: False`` removes both
@@ -334,8 +339,37 @@ class allow_writes(ContextDecorator):  # noqa: N801 - used like a function, as c
             _set_session(connection, read_only=True)
 
 
+def _refuse_in_admin(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``has_add/change/delete_permission``: False for a model that lives on a read-only alias.
+
+    So the admin shows such a model view-only (no add, change or delete buttons, no
+    delete action) instead of answering a save with a 500.
+    """
+
+    def permission(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if _guarded and placement.home_alias(self.model) in _guarded:
+            return False
+        return original(self, *args, **kwargs)
+
+    permission.__name__ = permission.__qualname__ = original.__name__
+    permission.__doc__ = original.__doc__
+    return permission
+
+
 def _model() -> type:
     return Model
+
+
+def _model_admin() -> type:
+    from django.contrib.admin.options import BaseModelAdmin
+
+    return BaseModelAdmin
+
+
+def _inline_admin() -> type:
+    from django.contrib.admin.options import InlineModelAdmin
+
+    return InlineModelAdmin
 
 
 def _queryset() -> type:
@@ -350,6 +384,11 @@ FEATURE = Feature(
               assumes=("self", "raw", "force_insert", "force_update", "using")),
         Patch(_model, "delete", _guard_delete, assumes=("self", "using")),
         *(Patch(_queryset, name, _guard_queryset(name)) for name in _QUERYSET_WRITES),
+        *(
+            Patch(owner, name, _refuse_in_admin, needs_app="django.contrib.admin")
+            for owner in (_model_admin, _inline_admin)
+            for name in ("has_add_permission", "has_change_permission", "has_delete_permission")
+        ),
     ),
     needed=lambda: bool(placement.placement().read_only),
     connect=_connect,

@@ -65,7 +65,7 @@ class Patch:
 
     owner: Callable[[], type]
     name: str
-    wrap: Callable[[Callable[..., Any]], Callable[..., Any]]
+    wrap: Callable[[Any], Any]
     #: Leading parameter names (``self`` first) the replacement relies on; empty
     #: when it passes ``*args, **kwargs`` through untouched.
     assumes: tuple[str, ...] = ()
@@ -131,12 +131,14 @@ def _in(versions: tuple[Version, Version]) -> bool:
 
 def features() -> tuple[Feature, ...]:
     """The registry, in installation order."""
-    from . import cross_delete, generic_relations, join_guard, readonly, testing
+    from . import constraints, cross_delete, generic_relations, join_guard, readonly, select_related, testing
 
     return (
         readonly.FEATURE,
         join_guard.FEATURE,
+        select_related.FEATURE,
         cross_delete.FEATURE,
+        constraints.FEATURE,
         generic_relations.FEATURE,
         testing.FEATURE,
     )
@@ -216,7 +218,7 @@ def _install(feature: Feature) -> None:
             continue
         owner = patch.owner()
         before = owner.__dict__.get(patch.name)
-        original = getattr(owner, patch.name)
+        original = getattr(owner, patch.name, None)  # None: a new class attribute
         replacement = patch.wrap(original)
         replacement.__wrapped__ = original  # type: ignore[attr-defined]
         setattr(owner, patch.name, replacement)

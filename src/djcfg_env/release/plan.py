@@ -1,8 +1,12 @@
 """Which aliases ``migrate_all`` visits, in which order, and which migrations each needs.
 
-Decisions come only from Django's public routing (``django.db.router.allow_migrate``)
-and ``settings.READ_ONLY_DATABASES``, never from a router's internals, so any
-router that answers ``allow_migrate`` per app works.
+Like ``manage.py migrate --database <alias>``, every alias records every migration
+of every app (or of the ``--app`` ones) in its ``django_migrations``, while the
+operations run only where Django's public routing (``django.db.router.allow_migrate``)
+lets them: the tables are created only on the app's own alias, and
+``migrate --check``, ``showmigrations`` and ``runserver`` agree on every alias.
+Which apps have tables where comes from the same routing, never from a
+router's internals.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ __all__ = [
     "plan_for",
     "disk_loader",
     "is_up_to_date",
+    "post_migrate_missing",
 ]
 
 
@@ -105,7 +110,8 @@ class AliasPlan:
     alias: str
     #: Apps whose models live here (their operations run on this alias).
     apps: list[str]
-    #: The graph's leaf nodes of those apps: what "up to date" means here.
+    #: The graph's leaf nodes of every selected app (all apps without --app): what
+    #: "up to date" means here, as for ``migrate --database``.
     targets: list[tuple[str, str]]
     #: (migration, backwards=False) pairs, as MigrationExecutor.migrate takes them.
     steps: list[tuple[Migration, bool]]
@@ -113,6 +119,16 @@ class AliasPlan:
     @property
     def names(self) -> list[str]:
         return [f"{migration.app_label}.{migration.name}" for migration, _ in self.steps]
+
+    @property
+    def applied_names(self) -> list[str]:
+        """The steps of the apps that live here (their operations run here)."""
+        return [f"{m.app_label}.{m.name}" for m, _ in self.steps if not self.recorded_only(m)]
+
+    @property
+    def recorded_names(self) -> list[str]:
+        """The steps of apps that live elsewhere: only recorded here, as migrate does."""
+        return [f"{m.app_label}.{m.name}" for m, _ in self.steps if self.recorded_only(m)]
 
     def recorded_only(self, migration: Migration) -> bool:
         """True for a dependency from an app that does not live here.
@@ -123,16 +139,20 @@ class AliasPlan:
         return migration.app_label not in self.apps
 
 
+def _targets(loader: MigrationLoader, selected: frozenset[str] | None) -> list[tuple[str, str]]:
+    """The leaf nodes of the selected apps (every app with migrations when None)."""
+    return [key for key in loader.graph.leaf_nodes() if selected is None or key[0] in selected]
+
+
 def plan_for(executor: MigrationExecutor, alias: str, selected: frozenset[str] | None) -> AliasPlan:
-    """What must run on ``alias`` so that every app routed there is fully migrated.
+    """What must run on ``alias``: every selected migration, applied or recorded as ``migrate`` does.
 
     Reads the applied migrations the executor's loader found; call
     ``executor.loader.build_graph()`` first to see another copy's work.
     """
     loader = executor.loader
     labels = migratable_apps(alias, loader, selected)
-    wanted = set(labels)
-    targets = [key for key in loader.graph.leaf_nodes() if key[0] in wanted]
+    targets = _targets(loader, selected)
     steps = executor.migration_plan(targets) if targets else []
     return AliasPlan(alias=alias, apps=labels, targets=targets, steps=list(steps))
 
@@ -150,15 +170,9 @@ def is_up_to_date(
     """
     recorder = MigrationRecorder(connection)
     applied = set(recorder.applied_migrations())
-    labels = migratable_apps(connection.alias, disk, selected)
-    if not labels:
-        return True
-    wanted = set(labels)
     graph = disk.graph
     seen: set[tuple[str, str]] = set()
-    for target in graph.leaf_nodes():
-        if target[0] not in wanted:
-            continue
+    for target in _targets(disk, selected):
         for key in graph.forwards_plan(target):
             if key in seen:
                 continue
@@ -170,3 +184,45 @@ def is_up_to_date(
                 continue
             return False
     return True
+
+
+def post_migrate_missing(connection: BaseDatabaseWrapper) -> bool:
+    """Whether ``post_migrate``'s work is incomplete on this alias: a content type or a permission is missing.
+
+    Only on the alias where ``contenttypes`` (and ``auth``) live, for every
+    installed model, as ``create_contenttypes`` and ``create_permissions`` make
+    them. Two reads. A run killed during ``post_migrate`` leaves them
+    incomplete while every migration is recorded; the next run sees it here
+    and sends ``post_migrate`` again, as ``migrate`` always does.
+    """
+    if not apps.is_installed("django.contrib.contenttypes"):
+        return False
+    from django.contrib.contenttypes.models import ContentType
+
+    alias = connection.alias
+    if not router.allow_migrate_model(alias, ContentType):
+        return False
+    tables = set(connection.introspection.table_names())
+    if ContentType._meta.db_table not in tables:
+        return False  # contenttypes is not migrated yet (e.g. migrate_all --app of another app)
+    models = apps.get_models()
+    expected = {(model._meta.app_label, model._meta.model_name) for model in models}
+    have = set(ContentType.objects.using(alias).values_list("app_label", "model"))
+    if expected - have:
+        return True
+    if not apps.is_installed("django.contrib.auth"):
+        return False
+    from django.contrib.auth.models import Permission
+
+    if not router.allow_migrate_model(alias, Permission) or Permission._meta.db_table not in tables:
+        return False
+    wanted = {
+        (model._meta.app_label, model._meta.model_name, codename)
+        for model in models
+        for codename in [f"{action}_{model._meta.model_name}" for action in model._meta.default_permissions]
+        + [codename for codename, _name in model._meta.permissions]
+    }
+    granted = set(
+        Permission.objects.using(alias).values_list("content_type__app_label", "content_type__model", "codename")
+    )
+    return bool(wanted - granted)

@@ -33,7 +33,7 @@ __all__ = [
 EXIT_OK = 0
 #: A migration failed, or --check found unapplied migrations.
 EXIT_FAILED = 1
-#: Usage error: unknown alias or app, bad flag.
+#: Nothing was attempted: usage error (unknown alias or app, bad flag), or system check errors.
 EXIT_USAGE = 2
 #: A database could not be reached, refused the login, or its lock was not obtained in time.
 EXIT_UNAVAILABLE = 3
@@ -42,7 +42,8 @@ EXIT_CODES_HELP = """\
 exit codes:
   0  every selected alias is up to date (--plan: the plan was printed)
   1  a migration failed, or --check found unapplied migrations
-  2  usage error: unknown alias or app, bad flag
+  2  nothing was attempted: a usage error (unknown alias or app, bad flag), or the
+     system checks found errors (see --skip-checks)
   3  a database could not be reached, refused the login, or its migration
      lock was not obtained within --lock-timeout (or --wait ran out)
   With --keep-going, when several happen, 1 wins over 3.
@@ -78,10 +79,15 @@ class AliasResult:
 
     alias: str
     outcome: Outcome
-    #: Migrations applied by this copy ("app.name"), in order.
+    #: Migrations of the apps that live here applied by this copy ("app.name"), in order.
     applied: list[str] = field(default_factory=list)
-    #: Migrations not applied yet (--plan / --check).
+    #: Migrations of apps that live on other aliases, recorded here by this copy (as
+    #: ``migrate --database`` records them), in order.
+    recorded: list[str] = field(default_factory=list)
+    #: Migrations of the apps that live here not applied yet (--plan / --check).
     pending: list[str] = field(default_factory=list)
+    #: Migrations of apps that live elsewhere not recorded here yet (--plan / --check).
+    pending_records: list[str] = field(default_factory=list)
     seconds: float = 0.0
     #: The scrubbed error, for the problem outcomes.
     error: str | None = None
@@ -113,7 +119,12 @@ class Scrubber:
                     secrets.add(value)
         variants: set[str] = set()
         for secret in secrets:
-            variants.update({secret, quote(secret, safe=""), quote_plus(secret)})
+            variants.add(secret)
+            for encode in (quote, quote_plus):
+                try:
+                    variants.add(encode(secret, safe=""))
+                except UnicodeEncodeError:  # undecodable bytes: the raw form is masked all the same
+                    variants.add(encode(secret, safe="", errors="surrogateescape"))
         # Longest first, so a secret containing another is masked whole.
         self._secrets = sorted((s for s in variants if len(s) >= 3), key=len, reverse=True)
 

@@ -39,6 +39,7 @@ from .plan import (
     is_up_to_date,
     migratable_apps,
     plan_for,
+    post_migrate_missing,
     select_aliases,
     select_apps,
 )
@@ -140,7 +141,7 @@ class Release:
         # The usual release is a no-op: find the aliases already up to date
         # with one connection each, opened in parallel, before the ordered run.
         self.known_up_to_date: frozenset[str] = (
-            self._probe_up_to_date(writable, app_labels) if mode != "plan" else frozenset()
+            self._probe_up_to_date(writable, app_labels, mode) if mode != "plan" else frozenset()
         )
         stopped = False
         for alias in writable:
@@ -251,16 +252,18 @@ class Release:
         alias, took = result.alias, f"{result.seconds:.2f}s"
         outcome = result.outcome
         if outcome is Outcome.MIGRATED:
-            self._line(f"[{alias}] done: applied {count_phrase(len(result.applied))} in {took}")
+            self._line(f"[{alias}] done: applied {count_phrase(len(result.applied))} in {took}{_records(result)}")
         elif outcome is Outcome.UP_TO_DATE:
             self._line(f"[{alias}] done: up to date ({took})")
         elif outcome is Outcome.NOTHING_ROUTED:
             self._line(f"[{alias}] done: no selected app migrates here ({took})")
         elif outcome is Outcome.PLANNED:
-            self._line(f"[{alias}] plan: {count_phrase(len(result.pending))} to apply ({took})")
+            records = f", {len(result.pending_records)} to record" if result.pending_records else ""
+            self._line(f"[{alias}] plan: {count_phrase(len(result.pending))} to apply{records} ({took})")
         elif outcome is Outcome.PENDING:
+            records = f", {len(result.pending_records)} not recorded" if result.pending_records else ""
             self._line(
-                f"[{alias}] check: {count_phrase(len(result.pending))} not applied ({took})"
+                f"[{alias}] check: {count_phrase(len(result.pending))} not applied{records} ({took})"
             )
         else:
             where = f" in {result.migration}" if result.migration else ""
@@ -280,30 +283,33 @@ class Release:
     ) -> AliasResult:
         alias = connection.alias
         if mode != "plan" and is_up_to_date(connection, self.disk, selected_apps):
-            # The common no-op release: one query, no loader, no lock, no signals.
-            routed = migratable_apps(alias, self.disk, selected_apps)
-            return AliasResult(alias, Outcome.UP_TO_DATE if routed else Outcome.NOTHING_ROUTED)
+            # The common no-op release: one query, no loader, no lock, no signals...
+            return self._up_to_date(connection, selected_apps, mode, lock_timeout)
         progress = _Progress(self, alias)
         executor = MigrationExecutor(connection, progress)
         self._check_graph(executor)
         plan = plan_for(executor, alias, selected_apps)
-        if not plan.apps:
+        if not plan.targets:
             return AliasResult(alias, Outcome.NOTHING_ROUTED)
         if mode == "plan":
             self._print_plan(plan)
             return AliasResult(
-                alias, Outcome.PLANNED if plan.steps else Outcome.UP_TO_DATE, pending=plan.names
+                alias, Outcome.PLANNED if plan.steps else Outcome.UP_TO_DATE,
+                pending=plan.applied_names, pending_records=plan.recorded_names,
             )
         if mode == "check":
-            for name in plan.names:
+            for name in plan.applied_names:
                 self._line(f"  not applied: {name}")
+            for name in plan.recorded_names:
+                self._line(f"  not recorded: {name}  (its app lives on another alias)", level=2)
             return AliasResult(
-                alias, Outcome.PENDING if plan.steps else Outcome.UP_TO_DATE, pending=plan.names
+                alias, Outcome.PENDING if plan.steps else Outcome.UP_TO_DATE,
+                pending=plan.applied_names, pending_records=plan.recorded_names,
             )
         if not plan.steps:
-            # Nothing to do: no lock, no signals. A copy migrating right now
-            # commits each migration with its record, so an empty plan is final.
-            return AliasResult(alias, Outcome.UP_TO_DATE)
+            # Nothing to do. A copy migrating right now commits each migration
+            # with its record, so an empty plan is final.
+            return self._up_to_date(connection, selected_apps, mode, lock_timeout)
 
         try:
             lock = lock_for(connection)
@@ -322,19 +328,62 @@ class Release:
             executor.loader.build_graph()
             self._check_graph(executor)
             plan = plan_for(executor, alias, selected_apps)
-            if not plan.steps:
-                return AliasResult(alias, Outcome.UP_TO_DATE)
-            self._line(f"[{alias}] applying {count_phrase(len(plan.steps))}", level=2)
-            try:
-                self._apply(executor, plan)
-            except Exception as error:  # noqa: BLE001 - reported with the migration's name
-                raise _FailedWithResult(
-                    AliasResult(
-                        alias, Outcome.FAILED, error=self._error_text(error),
-                        migration=progress.current, applied=progress.applied,
-                    )
-                ) from None
-            return AliasResult(alias, Outcome.MIGRATED, applied=progress.applied)
+            if plan.steps:
+                self._line(f"[{alias}] applying {count_phrase(len(plan.steps))}", level=2)
+                progress.routed = frozenset(plan.apps)
+                try:
+                    self._apply(executor, plan)
+                except Exception as error:  # noqa: BLE001 - reported with the migration's name
+                    raise _FailedWithResult(
+                        AliasResult(
+                            alias, Outcome.FAILED, error=self._error_text(error),
+                            migration=progress.current, applied=progress.applied,
+                            recorded=progress.recorded,
+                        )
+                    ) from None
+        finally:
+            lock.release()
+        if not (progress.applied or progress.recorded):
+            # Another copy applied the plan while we waited for the lock.
+            return self._up_to_date(connection, selected_apps, mode, lock_timeout)
+        return AliasResult(alias, Outcome.MIGRATED, applied=progress.applied, recorded=progress.recorded)
+
+    def _up_to_date(
+        self,
+        connection: BaseDatabaseWrapper,
+        selected_apps: frozenset[str] | None,
+        mode: str,
+        lock_timeout: float,
+    ) -> AliasResult:
+        """Every migration is recorded here; ...unless post_migrate's work was left undone."""
+        alias = connection.alias
+        routed = migratable_apps(alias, self.disk, selected_apps)
+        result = AliasResult(alias, Outcome.UP_TO_DATE if routed else Outcome.NOTHING_ROUTED)
+        if mode == "migrate" and post_migrate_missing(connection):
+            self._complete_post_migrate(connection, lock_timeout)
+        return result
+
+    def _complete_post_migrate(self, connection: BaseDatabaseWrapper, lock_timeout: float) -> None:
+        """Send post_migrate again (content types, permissions), under the alias's lock."""
+        alias = connection.alias
+        try:
+            lock = lock_for(connection)
+        except DatabaseError as error:
+            raise _Unreachable(self._error_text(error)) from None
+        try:
+            lock.acquire(lock_timeout)
+            if not post_migrate_missing(connection):
+                return  # another copy finished it meanwhile
+            self._line(
+                f"[{alias}] every migration is recorded, but content types or permissions are "
+                "missing (a run stopped during post_migrate?): sending post_migrate again"
+            )
+            executor = MigrationExecutor(connection)
+            state = executor._create_project_state(with_applied_migrations=True)  # type: ignore[attr-defined]
+            emit_post_migrate_signal(
+                self.verbosity, self.interactive, alias,
+                stdout=self.stdout, apps=self._rendered(state).apps, plan=[],
+            )
         finally:
             lock.release()
 
@@ -355,13 +404,15 @@ class Release:
         if not plan.steps:
             self._line(f"[{plan.alias}]   up to date: no migrations to apply")
             return
-        for migration, _backwards in plan.steps:
-            note = (
-                "  (recorded only: its app does not migrate on this alias)"
-                if plan.recorded_only(migration)
-                else ""
-            )
-            self._line(f"  {migration.app_label}.{migration.name}{note}")
+        for name in plan.applied_names:
+            self._line(f"  {name}")
+        # Recorded only (their apps live on other aliases), as migrate --database records them:
+        # one line at -v 1, each of them at -v 2.
+        records = plan.recorded_names
+        if records:
+            self._line(f"  + {count_phrase(len(records))} of apps on other aliases, to be recorded only")
+            for name in records:
+                self._line(f"    {name}  (recorded only: its app does not migrate on this alias)", level=2)
 
     def _apply(self, executor: MigrationExecutor, plan: AliasPlan) -> None:
         """What ``migrate`` does for one alias, for the given targets, in this process."""
@@ -379,9 +430,16 @@ class Release:
             plan.targets, plan=plan.steps, state=pre_migrate_state.clone(),
             fake=False, fake_initial=False,
         )
-        post_migrate_state.clear_delayed_apps_cache()
-        post_migrate_apps = post_migrate_state.apps
-        # As migrate does: re-render the real apps' models with their relations.
+        emit_post_migrate_signal(
+            self.verbosity, self.interactive, connection.alias,
+            stdout=self.stdout, apps=self._rendered(post_migrate_state).apps, plan=plan.steps,
+        )
+
+    @staticmethod
+    def _rendered(state: Any) -> Any:
+        """As migrate does after migrating: the real apps' models re-rendered with their relations."""
+        state.clear_delayed_apps_cache()
+        post_migrate_apps = state.apps
         with post_migrate_apps.bulk_update():
             model_keys = []
             for model_state in post_migrate_apps.real_models:
@@ -391,13 +449,10 @@ class Release:
         post_migrate_apps.render_multiple(
             [ModelState.from_model(apps.get_model(*model)) for model in model_keys]
         )
-        emit_post_migrate_signal(
-            self.verbosity, self.interactive, connection.alias,
-            stdout=self.stdout, apps=post_migrate_apps, plan=plan.steps,
-        )
+        return state
 
     def _probe_up_to_date(
-        self, aliases: list[str], selected_apps: frozenset[str] | None
+        self, aliases: list[str], selected_apps: frozenset[str] | None, mode: str
     ) -> frozenset[str]:
         """The aliases whose migrations are all recorded, checked in parallel threads.
 
@@ -412,7 +467,11 @@ class Release:
         def probe(alias: str) -> str | None:
             connection = connections[alias]
             try:
-                return alias if is_up_to_date(connection, self.disk, selected_apps) else None
+                if not is_up_to_date(connection, self.disk, selected_apps):
+                    return None
+                if mode == "migrate" and post_migrate_missing(connection):
+                    return None  # the ordered run sends post_migrate again
+                return alias
             except Exception:  # noqa: BLE001 - reported by the ordered run
                 return None
             finally:
@@ -460,6 +519,13 @@ class Release:
         return None
 
 
+def _records(result: AliasResult) -> str:
+    """" (and recorded N migrations of apps on other aliases, as migrate does)", or ""."""
+    if not result.recorded:
+        return ""
+    return f" (and recorded {count_phrase(len(result.recorded))} of apps on other aliases, as migrate does)"
+
+
 class _FailedWithResult(Exception):
     """Migrating an alias failed; carries what was applied before and where it stopped."""
 
@@ -475,7 +541,10 @@ class _Progress:
         self.command = command
         self.alias = alias
         self.current: str | None = None
+        #: The apps that live on this alias (their migrations are applied; others only recorded).
+        self.routed: frozenset[str] = frozenset()
         self.applied: list[str] = []
+        self.recorded: list[str] = []
         self._started = 0.0
 
     def __call__(
@@ -486,7 +555,8 @@ class _Progress:
             self._started = time.monotonic()
             self.command._line(f"[{self.alias}]   applying {self.current} ...", level=2)
         elif action == "apply_success" and migration is not None:
-            self.applied.append(f"{migration.app_label}.{migration.name}")
+            done = self.applied if migration.app_label in self.routed else self.recorded
+            done.append(f"{migration.app_label}.{migration.name}")
             self.command._line(
                 f"[{self.alias}]   applied {self.current} ({time.monotonic() - self._started:.3f}s)",
                 level=2,

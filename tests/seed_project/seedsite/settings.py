@@ -12,6 +12,7 @@ tests/check_projects uses it to add the apps that make one system check fire,
 and ``django.contrib.admin`` (which is why TEMPLATES and MIDDLEWARE are here).
 """
 
+import json
 import os
 
 from djcfg_env.settings import *  # noqa: F403
@@ -25,6 +26,19 @@ INSTALLED_APPS = [
     "analytics",
     *[app for app in os.environ.get("EXTRA_APPS", "").split(",") if app],
 ]
+
+# Test hooks, read only by the test suite's scenarios (a user's settings have none of these):
+# SEED_DJCFG_ENV sets the DJCFG_ENV switches (JSON); SEED_MISTAKE makes one of the mistakes the
+# checks and the router must catch.
+if os.environ.get("SEED_DJCFG_ENV"):
+    DJCFG_ENV = json.loads(os.environ["SEED_DJCFG_ENV"])
+_mistake = os.environ.get("SEED_MISTAKE", "")
+if _mistake == "databases-reassigned":
+    DATABASES = {"default": DATABASES["default"]}  # noqa: F405
+elif _mistake == "routers-reassigned":
+    DATABASE_ROUTERS = []
+elif _mistake == "without-djcfg-env-app":
+    INSTALLED_APPS.remove("djcfg_env")
 USE_TZ = True
 ROOT_URLCONF = "seedsite.urls"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -9,7 +9,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser, DjangoHelpFormatter
+from django.core.management.base import (
+    BaseCommand,
+    CommandError,
+    CommandParser,
+    DjangoHelpFormatter,
+    SystemCheckError,
+)
 
 from djcfg_env.release.plan import UsageError
 from djcfg_env.release.report import EXIT_CODES_HELP, EXIT_OK, EXIT_USAGE
@@ -41,7 +47,8 @@ class Command(BaseCommand):
         "started at once apply each migration exactly once. Never creates migrations."
     )
 
-    # Checks are for 'manage.py check' and CI; a release must not fail on a warning.
+    # The system checks run in handle(), as migrate runs them: errors stop the release
+    # with exit 2 before anything is migrated; warnings are printed and do not.
     requires_system_checks: list[str] = []
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
@@ -97,6 +104,12 @@ class Command(BaseCommand):
             help="After a failed alias, go on with the remaining ones (default: stop).",
         )
         parser.add_argument(
+            "--skip-checks",
+            action="store_true",
+            help="Skip the system checks (by default they run first, and an error stops the "
+            "release with exit 2 before anything is migrated).",
+        )
+        parser.add_argument(
             "--noinput",
             "--no-input",
             action="store_false",
@@ -107,6 +120,18 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         mode = "plan" if options["plan"] else "check" if options["check"] else "migrate"
+        if not options["skip_checks"]:
+            # As migrate does, minus the database-tagged checks (they would connect
+            # before --wait and the exit-3 handling had a chance).
+            try:
+                self.check()
+            except SystemCheckError as error:
+                self.stderr.write(str(error))
+                raise CommandError(
+                    "migrate_all: exit 2: the system checks found errors (listed above); nothing "
+                    "was migrated. Fix them, or pass --skip-checks.",
+                    returncode=EXIT_USAGE,
+                ) from None
         release = Release(
             stdout=self.stdout, style=self.style,
             verbosity=options["verbosity"], interactive=options["interactive"],

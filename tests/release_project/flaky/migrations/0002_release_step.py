@@ -4,11 +4,15 @@ RELEASE_PROJECT_SLEEP=<seconds>  sleep that long inside the migration (to kill a
 RELEASE_PROJECT_FAIL=1           raise RuntimeError (a failing migration)
 RELEASE_PROJECT_FAIL=leak        raise an error whose text contains the database password,
                                  which migrate_all must mask
+RELEASE_PROJECT_FAIL=secret      raise an error quoting the settings it saw (SECRET_KEY, user,
+                                 password, the whole settings dict), as a careless data
+                                 migration can: migrate_all must mask every secret in it
 """
 
 import os
 import time
 
+from django.conf import settings
 from django.db import migrations
 
 
@@ -20,6 +24,11 @@ def step(apps, schema_editor):
     if fail == "leak":
         password = schema_editor.connection.settings_dict.get("PASSWORD")
         raise RuntimeError(f"could not log in with password {password} (on purpose)")
+    if fail == "secret":
+        seen = schema_editor.connection.settings_dict
+        raise RuntimeError(
+            f"could not sign with {settings.SECRET_KEY} for {seen['USER']}:{seen['PASSWORD']} ({seen!r})"
+        )
     if fail:
         raise RuntimeError("flaky.0002 failed on purpose (RELEASE_PROJECT_FAIL is set)")
     Marker = apps.get_model("flaky", "Marker")

@@ -1,0 +1,146 @@
+"""``migrate_all`` keeps Django's books, creates no constraint across databases, and checks first.
+
+On fresh seed databases (SQLite files and real PostgreSQL), through ``manage.py``:
+
+* every alias records every migration, as ``migrate --database`` does, while tables are created
+  only where the router allows; ``migrate --check`` and ``showmigrations`` agree on every alias;
+  content types and permissions exist for every app, wherever it is routed;
+* a run stopped during ``post_migrate`` converges on the next one;
+* a third-party-style app whose migrations have foreign keys into other databases migrates
+  with no edit (``CROSS_DATABASE_FOREIGN_KEYS``), with ``migrate_all`` and plain ``migrate``;
+* a setup the checks call an error (a route typo, the switch off) stops the release with exit 2
+  before anything is migrated; ``--skip-checks`` opts out.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import run
+from tests.seed_project.harness import CHECK_PROJECT, WRITABLE, Seed, databases  # noqa: F401 - fixture
+
+FKAPP = {"EXTRA_APPS": "fkapp", "DB_ROUTE_FKAPP": "shop_db"}
+
+
+def migrate_all(seed: Seed, *args: str, env: dict[str, str] | None = None, project=None):
+    return run(["python", "manage.py", "migrate_all", "--noinput", *args], env={**seed.env, **(env or {})},
+               cwd=project or CHECK_PROJECT)
+
+
+def recorded(seed: Seed, alias: str) -> set[tuple[str, str]]:
+    return {(str(app), str(name)) for app, name in seed.rows(alias, "SELECT app, name FROM django_migrations")}
+
+
+@pytest.mark.parametrize("databases", ["sqlite", "postgresql"], indirect=True)
+def test_every_alias_records_every_migration_and_every_app_gets_permissions(databases: Seed) -> None:
+    seed = databases
+    result = migrate_all(seed)
+    assert result.returncode == 0, result.stdout + result.stderr
+    books = {alias: recorded(seed, alias) for alias in WRITABLE}
+    assert books["default"] == books["blog_db"] == books["shop_db"]
+    assert {("blog", "0001_initial"), ("shop", "0001_initial"), ("auth", "0001_initial")} <= books["blog_db"]
+    # ...while each alias has only its own apps' tables.
+    assert "auth_user" not in seed.tables("blog_db") and "blog_post" in seed.tables("blog_db")
+    assert "blog_post" not in seed.tables("default")
+    for alias in WRITABLE:
+        check = seed.manage("migrate", "--check", "--database", alias)
+        assert check.returncode == 0, (alias, check.stdout, check.stderr)
+        shown = seed.manage("showmigrations", "--database", alias)
+        assert "[ ]" not in shown.stdout and "[X] 0001_initial" in shown.stdout
+    runserver_warning = seed.manage("shell", "-c", (
+        "from django.core.management.base import BaseCommand\n"
+        "BaseCommand().check_migrations()\n"
+    ))
+    assert "unapplied migration" not in runserver_warning.stdout + runserver_warning.stderr
+    # Content types and permissions of the routed apps live on default, with contenttypes/auth.
+    permissions = {
+        (str(app), str(code)) for app, code in seed.rows(
+            "default",
+            "SELECT c.app_label, p.codename FROM auth_permission p "
+            "JOIN django_content_type c ON c.id = p.content_type_id",
+        )
+    }
+    assert {("blog", "change_post"), ("shop", "add_order"), ("analytics", "view_pageview")} <= permissions
+
+
+@pytest.mark.parametrize("databases", ["sqlite", "postgresql"], indirect=True)
+def test_a_run_stopped_during_post_migrate_converges(databases: Seed) -> None:
+    seed = databases
+    assert migrate_all(seed).returncode == 0
+    # What a run killed during post_migrate leaves: every migration recorded, permissions missing.
+    seed.execute("default", "DELETE FROM auth_permission WHERE codename IN "
+                            "('add_post', 'change_post', 'delete_post', 'view_post')")
+    noop = migrate_all(seed)
+    assert noop.returncode == 0, noop.stdout + noop.stderr
+    assert "content types or permissions are missing" in noop.stdout
+    assert seed.count("default", "auth_permission", "codename = 'change_post'") == 1
+    again = migrate_all(seed)
+    assert "content types or permissions are missing" not in again.stdout
+    assert "up to date" in again.stdout
+
+
+def foreign_keys(seed: Seed, alias: str, table: str) -> set[str]:
+    """The tables ``table``'s foreign-key constraints point at, read from the database itself."""
+    if seed.backend == "postgresql":
+        rows = seed.rows(
+            alias,
+            "SELECT confrelid::regclass::text FROM pg_constraint WHERE contype = 'f' "
+            "AND conrelid = %s::regclass",
+            [table],
+        )
+    else:
+        rows = [(row[2],) for row in seed.rows(alias, f"PRAGMA foreign_key_list({table})")]
+    return {str(row[0]) for row in rows}
+
+
+@pytest.mark.parametrize("runner", ["migrate_all", "migrate"])
+@pytest.mark.parametrize("databases", ["sqlite", "postgresql"], indirect=True)
+def test_foreign_keys_into_another_database_get_no_constraint(databases: Seed, runner: str) -> None:
+    seed = databases
+    seed.env.update(FKAPP)
+    if runner == "migrate_all":
+        result = migrate_all(seed)
+        assert result.returncode == 0, result.stdout + result.stderr
+    else:
+        for alias in WRITABLE:
+            result = run(["python", "manage.py", "migrate", "--database", alias, "--noinput"], env=seed.env,
+                         cwd=CHECK_PROJECT)
+            assert result.returncode == 0, result.stdout + result.stderr
+    # Note.post -> blog_db and Note.owner -> default: no constraint; Note.shelf (same database): one.
+    assert foreign_keys(seed, "shop_db", "fkapp_note") == {"fkapp_shelf"}
+    # And the rows work across the databases, deletes included.
+    out = run(["python", "manage.py", "shell", "-c", (
+        "from django.contrib.auth.models import User\n"
+        "from blog.models import Post\n"
+        "from fkapp.models import Note, Shelf\n"
+        "user = User.objects.create_user('fk'); post = Post.objects.create(title='t', author=user)\n"
+        "Note.objects.create(post=post, owner=user, shelf=Shelf.objects.create(name='s'))\n"
+        "print(sorted(user.delete()[1].items()))\n"
+    )], env=seed.env, cwd=CHECK_PROJECT)
+    assert out.returncode == 0, out.stderr
+    assert "('fkapp.Note', 1)" in out.stdout and "('blog.Post', 1)" in out.stdout
+
+
+@pytest.mark.parametrize("databases", ["postgresql"], indirect=True)
+def test_with_the_switch_off_the_checks_stop_the_release_before_anything_is_migrated(databases: Seed) -> None:
+    seed = databases
+    off = {**FKAPP, "SEED_DJCFG_ENV": '{"CROSS_DATABASE_FOREIGN_KEYS": false}'}
+    stopped = migrate_all(seed, env=off)
+    assert stopped.returncode == 2
+    assert "(djcfg_env.E001) fkapp.Note.post is a ForeignKey to blog.Post across databases" in stopped.stderr
+    assert "migrate_all: exit 2: the system checks found errors" in stopped.stderr
+    assert "django_migrations" not in seed.tables("default")  # nothing was migrated
+    # --skip-checks: the release runs, and PostgreSQL refuses the constraint, as the check said.
+    skipped = migrate_all(seed, "--skip-checks", env=off)
+    assert skipped.returncode == 1
+    assert 'relation "blog_post" does not exist' in skipped.stdout
+
+
+@pytest.mark.parametrize("databases", ["sqlite"], indirect=True)
+def test_a_route_typo_stops_the_release_with_exit_2(databases: Seed) -> None:
+    seed = databases
+    result = migrate_all(seed, env={"DB_ROUTE_BLGO": "blog_db"})
+    assert result.returncode == 2
+    assert "(djcfg_env.E003) DB_ROUTE_BLGO routes the app label 'blgo' to 'blog_db'" in result.stderr
+    assert "Did you mean the app label 'blog'?" in result.stderr
+    assert "django_migrations" not in seed.tables("default")
