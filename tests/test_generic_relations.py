@@ -13,26 +13,17 @@ end-to-end versions, tests/seed_project/scenarios.py, on MariaDB.)
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.contrib.auth.models import User
 from library.models import Book
 from tagging.models import TaggedItem
 
 from tests.conftest import SEED_DATABASES
-from tests.seed_project import scenarios
 from tests.seed_project.harness import InProcess
 
 pytestmark = pytest.mark.django_db(databases=SEED_DATABASES)
 
 
-def __getattr__(name: str) -> Any:
-    """The end-to-end scenarios tests/test_mariadb.py imports from here (tests/seed_project/scenarios.py).
-
-    Looked up on demand, so this module does not collect them.
-    """
-    return getattr(scenarios, name)
 
 
 def tags_of(sql: InProcess, book: int) -> list[str]:

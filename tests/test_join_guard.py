@@ -22,7 +22,6 @@ from shop.models import Customer
 
 from djcfg_env.relations import CrossDatabaseJoinError
 from tests.conftest import ROOT, SEED_DATABASES
-from tests.seed_project import scenarios
 from tests.seed_project.harness import InProcess, Seed
 from tests.seed_project.scenarios import PROBE, SELECT_RELATED_MESSAGE
 
@@ -37,12 +36,6 @@ def select_related_not_prefetched() -> Iterator[None]:
         yield
 
 
-def __getattr__(name: str) -> Any:
-    """The end-to-end scenarios tests/test_mariadb.py imports from here (tests/seed_project/scenarios.py).
-
-    Looked up on demand, so this module does not collect them.
-    """
-    return getattr(scenarios, name)
 
 
 def probe(sql: InProcess, expression: str, **names: Any) -> dict[str, Any]:

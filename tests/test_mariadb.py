@@ -33,25 +33,21 @@ from tests.conftest import run
 from tests.seed_project.harness import CHECK_PROJECT, ROUTES, Seed
 
 # The engine-independent scenarios, collected again here with this module's ``seed``.
-from tests.test_generic_relations import (  # noqa: F401
+from tests.seed_project.scenarios import (  # noqa: F401, E402
     GENERIC_APPS,
-    test_deleting_the_object_deletes_its_tags_in_the_other_database,
-    test_reading_and_writing_through_a_generic_relation_across_databases,
-    test_the_tables_are_where_the_routes_say,
-)
-from tests.test_join_guard import (  # noqa: F401
     PROBE,
-    test_cross_database_joins_raise_before_any_query_is_sent,
-    test_queries_within_one_database_and_id_lookups_are_untouched,
-)
-from tests.test_relations import (  # noqa: F401
     test_an_error_midway_rolls_back_every_database,
     test_cascade_into_a_read_only_alias_is_refused_before_anything_is_deleted,
+    test_cross_database_joins_raise_before_any_query_is_sent,
+    test_deleting_the_object_deletes_its_tags_in_the_other_database,
     test_do_nothing_leaves_the_read_only_database_alone,
     test_instance_delete_cascades_into_every_database_and_counts_it,
+    test_queries_within_one_database_and_id_lookups_are_untouched,
+    test_reading_and_writing_through_a_generic_relation_across_databases,
     test_set_null_and_set_default_update_rows_in_the_other_database,
+    test_the_tables_are_where_the_routes_say,
 )
-from tests.test_relations import test_protect_refuses_before_anything_is_deleted_anywhere as protect
+from tests.seed_project.scenarios import test_protect_refuses_before_anything_is_deleted_anywhere as protect  # noqa: E402
 
 pytestmark = [pytest.mark.mysql, pytest.mark.postgres]
 

@@ -136,3 +136,13 @@ def test_a_setup_that_fails_leaves_no_test_database_behind(project: Project) -> 
     assert "this migration fails on purpose" in result.stderr
     # default was made and migrated before notes_db failed: both are dropped.
     assert project.leftovers() == []
+
+
+@pytest.mark.parametrize("project", ["postgresql"], indirect=True)
+def test_with_test_databases_off_django_cannot_make_the_read_only_aliass_test_database(project: Project) -> None:
+    # Django's own behaviour: CREATE DATABASE in the read-only session, refused by PostgreSQL,
+    # and the test databases made before it stay behind.
+    result = manage_test(project, env={"PROJECT_DJCFG_ENV": '{"TEST_DATABASES": false}'})
+    assert result.returncode != 0
+    assert "cannot execute CREATE DATABASE in a read-only transaction" in result.stderr
+    assert project.leftovers() != []  # dropped by the fixture

@@ -43,13 +43,6 @@ from tests.seed_project.harness import (
 in_process = pytest.mark.django_db(databases=SEED_DATABASES)
 
 
-def __getattr__(name: str) -> Any:
-    """The end-to-end scenarios tests/test_mariadb.py imports from here (tests/seed_project/scenarios.py).
-
-    Looked up on demand, so this module does not collect them: its own tests
-    (in process, under other names) cover the same behaviours on SQLite.
-    """
-    return getattr(scenarios, name)
 
 
 # -- reading and writing across databases --------------------------------------------

@@ -69,15 +69,6 @@ def probe(expression):
     return outcome
 """
 
-SELECT_RELATED_MESSAGE = (
-    "Cross-database join through blog.Post.author: blog.Post lives on 'blog_db' and auth.User "
-    "on 'default', so this query on 'blog_db' would need a SQL join with table 'auth_user' from "
-    "'default', which one database cannot do (select_related(), a filter, values() or order_by() "
-    "through 'author'). The query was not sent. Use prefetch_related('author') to load the related "
-    "objects with a second query on 'default', or look the ids up first: ids = list(User.objects"
-    ".filter(...).values_list('pk', flat=True)), then Post.objects.filter(author_id__in=ids)."
-)
-
 
 # -- on_delete across databases (tests/test_relations.py) ---------------------------------
 
