@@ -373,11 +373,24 @@ def test_bad_environment_fails_before_the_command(tmp_path: Path) -> None:
         "DB_ROUTE_CATALOG": "nowhere",
     }
     result = migrate_all(env=env)
-    assert result.returncode != 0
+    assert result.returncode == 2  # nothing was attempted
     assert "read_only" in result.stderr
     assert "DB_ROUTE_CATALOG" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("djcfg_env.exceptions.ConfigError: DATABASE_URL: ")
     assert "[default] start" not in result.stdout
     assert_no_secret(result, DISTINCTIVE)
+
+
+def test_traceback_keeps_the_exit_code() -> None:
+    # A server that refuses connections: exit 3, with or without --traceback.
+    env = {"DATABASE_URL": f"postgres://app:{DISTINCTIVE}@127.0.0.1:9/main?connect_timeout=2"}
+    plain = migrate_all(env=env)
+    traced = migrate_all("--traceback", env=env)
+    assert plain.returncode == traced.returncode == 3, traced.stdout + traced.stderr
+    assert "Traceback (most recent call last)" in traced.stderr
+    assert "CommandError: migrate_all: exit 3: a database was unavailable" in traced.stderr
+    assert_no_secret(traced, DISTINCTIVE)
 
 
 def test_help_documents_flags_and_exit_codes(tmp_path: Path) -> None:

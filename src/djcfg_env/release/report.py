@@ -47,7 +47,8 @@ exit codes:
   3  a database could not be reached, refused the login, or its migration
      lock was not obtained within --lock-timeout (or --wait ran out)
   With --keep-going, when several happen, 1 wins over 3.
-  A bad environment fails while Django loads the settings, before this runs."""
+  A bad environment ends the run while Django loads the settings: exit 2, every
+  problem listed. --traceback and --verbosity never change the exit code."""
 
 
 class Outcome(enum.Enum):

@@ -7,6 +7,8 @@ Exit codes: :data:`djcfg_env.release.report.EXIT_CODES_HELP`.
 from __future__ import annotations
 
 import argparse
+import sys
+import traceback
 from typing import Any
 
 from django.core.management.base import (
@@ -117,6 +119,15 @@ class Command(BaseCommand):
             help="Tells Django to NOT prompt the user for input of any kind (passed to "
             "the post_migrate handlers, as migrate does).",
         )
+
+    def run_from_argv(self, argv: list[str]) -> None:
+        """Django's, except that ``--traceback`` keeps the exit code (it re-raises, exiting 1)."""
+        try:
+            super().run_from_argv(argv)
+        except CommandError as error:
+            # Only reached with --traceback: print it, then exit with the command's own code.
+            traceback.print_exception(type(error), error, error.__traceback__)
+            sys.exit(error.returncode)
 
     def handle(self, *args: Any, **options: Any) -> None:
         mode = "plan" if options["plan"] else "check" if options["check"] else "migrate"
