@@ -98,3 +98,30 @@ def test_the_scrubber_never_fails_on_undecodable_secrets() -> None:
     assert scrub(f"login with {SECRET}\udcff failed; sslpassword p@ss/\udcfe") == (
         "login with *** failed; sslpassword ***"
     )
+
+
+OPTION_SECRETS = {
+    "DATABASE_URL": "postgres://app:pw-0001@db/main?options=-c%20app.token%3Dtok-5551%20-c%20search_path%3Dapp"
+                    "&sslpassword=123456789",
+    "DATABASE_URL_OTHER": "mysql://app@db/other?init_command=SET%20%40secret_key%20%3D%20%27key-7773%27",
+    "SECRET_KEY": "k",
+}
+
+
+@pytest.mark.parametrize("args", [["show"], ["show", "--json"]])
+def test_show_masks_secrets_inside_driver_options(args: list[str]) -> None:
+    result = run(["python", "-m", "djcfg_env", *args], env=OPTION_SECRETS)
+    assert result.returncode == 0, result.stderr
+    for secret in ("pw-0001", "tok-5551", "123456789", "key-7773"):
+        assert secret not in result.stdout + result.stderr
+    assert "app.token=***" in result.stdout and "search_path=app" in result.stdout
+    assert "@secret_key = ***" in result.stdout
+
+
+def test_the_scrubber_masks_secrets_inside_driver_options() -> None:
+    from djcfg_env import load
+
+    settings = load(OPTION_SECRETS)
+    scrub = Scrubber(settings.DATABASES)
+    text = 'invalid value for parameter "app.token": "tok-5551"; sslpassword 123456789; key-7773'
+    assert scrub(text) == 'invalid value for parameter "app.token": "***"; sslpassword ***; ***'

@@ -390,14 +390,50 @@ def _check_option_names(options: Mapping[str, Any], config: Mapping[str, Any]) -
             )
 
 
+#: ``name=value`` inside an option's text: libpq's ``options=-c app.token=...``, a ``dsn=``
+#: connection string, a MySQL ``init_command`` ``SET @key = '...'``.
+_EMBEDDED = re.compile(r"""([A-Za-z_@][\w.@-]*)\s*=\s*('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\s;,]+)""")
+
+
+def _embedded_secrets(text: str) -> list[tuple[int, int]]:
+    """Spans of the values of ``name=value`` pairs in ``text`` whose name looks secret."""
+    return [match.span(2) for match in _EMBEDDED.finditer(text) if SECRET_OPTION.search(match.group(1))]
+
+
+def secret_values(config: Mapping[str, Any]) -> list[str]:
+    """Every secret one alias's settings hold, as text: the password, secret options (any
+    type), and secret ``name=value`` pairs inside other options' text."""
+    found = [str(config["PASSWORD"])] if config.get("PASSWORD") not in (None, "") else []
+    for key, value in (config.get("OPTIONS") or {}).items():
+        if SECRET_OPTION.search(str(key)):
+            if value not in (None, ""):
+                found.append(str(value))
+        elif isinstance(value, str):
+            found.extend(value[start:end].strip("'\"") for start, end in _embedded_secrets(value))
+    return [secret for secret in found if secret]
+
+
+def _masked_text(text: str) -> str:
+    for start, end in reversed(_embedded_secrets(text)):
+        text = text[:start] + MASK + text[end:]
+    return text
+
+
 def mask(config: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of one alias's settings fit to print: secrets replaced by ``***``."""
+    """A copy of one alias's settings fit to print: secrets replaced by ``***``.
+
+    The password, every option whose name looks secret (whatever its type), and the
+    secret ``name=value`` pairs inside other options' text (``options=-c app.token=...``,
+    ``dsn=... password=...``).
+    """
     shown = dict(config)
-    if shown.get("PASSWORD"):
+    if shown.get("PASSWORD") not in (None, ""):
         shown["PASSWORD"] = MASK
     options = dict(shown.get("OPTIONS") or {})
-    for key in options:
-        if SECRET_OPTION.search(key):
+    for key, value in options.items():
+        if SECRET_OPTION.search(str(key)):
             options[key] = MASK
+        elif isinstance(value, str):
+            options[key] = _masked_text(value)
     shown["OPTIONS"] = options
     return shown

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from ..env.urls import MASK, SECRET_OPTION
+from ..env.urls import MASK, secret_values
 
 __all__ = [
     "EXIT_OK",
@@ -112,12 +112,7 @@ class Scrubber:
         """``others``: more secrets to mask, e.g. ``settings.SECRET_KEY``."""
         secrets: set[str] = {str(other) for other in others if other}
         for config in databases.values():
-            password = config.get("PASSWORD")
-            if password:
-                secrets.add(str(password))
-            for key, value in (config.get("OPTIONS") or {}).items():
-                if SECRET_OPTION.search(str(key)) and isinstance(value, str) and value:
-                    secrets.add(value)
+            secrets.update(secret_values(config))
         variants: set[str] = set()
         for secret in secrets:
             variants.add(secret)
