@@ -20,21 +20,9 @@ from tagging.models import TaggedItem
 
 from tests.conftest import SEED_DATABASES
 from tests.seed_project.harness import InProcess
+from tests.seed_project.scenarios import tags_of
 
 pytestmark = pytest.mark.django_db(databases=SEED_DATABASES)
-
-
-
-
-def tags_of(sql: InProcess, book: int) -> list[str]:
-    """The tags of ``book``, read from ``default`` directly."""
-    rows = sql.rows(
-        "default",
-        "SELECT t.tag FROM tagging_taggeditem t JOIN django_content_type c ON c.id = t.content_type_id"
-        " WHERE c.app_label = 'library' AND c.model = 'book' AND t.object_id = %s ORDER BY t.tag",
-        [book],
-    )
-    return [str(row[0]) for row in rows]
 
 
 def test_the_tables_are_on_the_aliases_the_routes_name(sql: InProcess) -> None:

@@ -23,7 +23,7 @@ from shop.models import Customer
 from djcfg_env.relations import CrossDatabaseJoinError
 from tests.conftest import ROOT, SEED_DATABASES
 from tests.seed_project.harness import InProcess, Seed
-from tests.seed_project.scenarios import PROBE, SELECT_RELATED_MESSAGE
+from tests.seed_project.scenarios import JOIN_EXPRESSIONS, PROBE, SELECT_RELATED_MESSAGE, assert_join_outcomes
 
 in_process = pytest.mark.django_db(databases=SEED_DATABASES)
 
@@ -34,8 +34,6 @@ def select_related_not_prefetched() -> Iterator[None]:
     (tests/test_select_related.py): these tests show what the join guard says without it."""
     with override_settings(DJCFG_ENV={"CROSS_DATABASE_SELECT_RELATED": False}):
         yield
-
-
 
 
 def probe(sql: InProcess, expression: str, **names: Any) -> dict[str, Any]:
@@ -54,51 +52,7 @@ def probe(sql: InProcess, expression: str, **names: Any) -> dict[str, Any]:
 
 @in_process
 def test_joins_across_databases_raise_before_any_query_is_sent(sql: InProcess) -> None:
-    expressions = {
-        # expression: (relation named, alias the query runs on, alias of the table)
-        "list(Post.objects.select_related('author'))": ("blog.Post.author", "blog_db", "default"),
-        "list(Post.objects.filter(author__username='x'))": ("blog.Post.author", "blog_db", "default"),
-        "list(Post.objects.values('author__username'))": ("blog.Post.author", "blog_db", "default"),
-        "list(Post.objects.order_by('author__username'))": ("blog.Post.author", "blog_db", "default"),
-        "Post.objects.filter(author__is_staff=True).count()": ("blog.Post.author", "blog_db", "default"),
-        "Post.objects.filter(author__username='x').update(title='y')": ("blog.Post.author", "blog_db", "default"),
-        "Post.objects.filter(author__username='x').delete()": ("blog.Post.author", "blog_db", "default"),
-        "list(Post.objects.exclude(author__username='x'))": ("blog.Post.author", "blog_db", "default"),
-        "list(Comment.objects.select_related('post__author'))": ("blog.Post.author", "blog_db", "default"),
-        "list(User.objects.filter(blog_posts__title='x'))": ("auth.User.blog_posts", "default", "blog_db"),
-        "list(Customer.objects.select_related('user'))": ("shop.Customer.user", "shop_db", "default"),
-        "list(User.objects.values('customer__loyalty_points'))": ("auth.User.customer", "default", "shop_db"),
-        # A subquery runs in the outer query's database: no relation to name.
-        "list(Post.objects.filter(author__in=User.objects.filter(username='x')))": (None, "blog_db", "default"),
-        # using() on a database the table is not in.
-        "list(User.objects.using('blog_db').all())": (None, "blog_db", "default"),
-    }
-    outcomes = [probe(sql, expression) for expression in expressions]
-    for outcome in outcomes:
-        relation, alias, table_alias = expressions[outcome["expression"]]
-        assert "error" in outcome, outcome
-        assert outcome["queries"] == 0, outcome  # raised before anything was sent
-        assert (outcome["relation"], outcome["alias"], outcome["table_alias"]) == (relation, alias, table_alias)
-        message = outcome["error"]
-        assert f"'{alias}'" in message and f"'{table_alias}'" in message
-        assert "The query was not sent." in message
-        if relation is not None:
-            assert message.startswith(f"Cross-database join through {relation}")
-            assert "prefetch_related(" in message and "values_list(" in message
-        else:
-            assert message.startswith("Cross-database query: table 'auth_user' of auth.User lives on 'default'")
-            assert "values_list('pk', flat=True)" in message
-    by_expression = {outcome["expression"]: outcome for outcome in outcomes}
-    assert by_expression["list(Post.objects.select_related('author'))"]["error"] == SELECT_RELATED_MESSAGE
-    two_hops = by_expression["list(Comment.objects.select_related('post__author'))"]["error"]
-    assert "prefetch_related('post__author')" in two_hops
-    reverse = by_expression["list(User.objects.filter(blog_posts__title='x'))"]["error"]
-    assert reverse.startswith(
-        "Cross-database join through auth.User.blog_posts (the reverse of blog.Post.author): "
-        "auth.User lives on 'default' and blog.Post on 'blog_db'"
-    )
-    assert "ids = list(Post.objects.filter(title=...).values_list('author_id', flat=True)), then " \
-           "User.objects.filter(pk__in=ids)" in reverse
+    assert_join_outcomes([probe(sql, expression) for expression in JOIN_EXPRESSIONS])
 
 
 @in_process

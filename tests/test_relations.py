@@ -43,8 +43,6 @@ from tests.seed_project.harness import (
 in_process = pytest.mark.django_db(databases=SEED_DATABASES)
 
 
-
-
 # -- reading and writing across databases --------------------------------------------
 
 

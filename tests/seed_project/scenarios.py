@@ -18,6 +18,7 @@ from typing import Any
 from tests.seed_project.harness import (
     NOTHING_LEFT,
     WORLD_COUNTS,
+    InProcess,
     Seed,
     all_present,
     present,
@@ -247,29 +248,31 @@ def test_cascade_into_a_read_only_alias_is_refused_before_anything_is_deleted(se
 # -- the join guard (tests/test_join_guard.py) ---------------------------------------------
 
 
-def test_cross_database_joins_raise_before_any_query_is_sent(seed: Seed) -> None:
-    expressions = {
-        # expression: (relation named, alias the query runs on, alias of the table)
-        "list(Post.objects.select_related('author'))": ("blog.Post.author", "blog_db", "default"),
-        "list(Post.objects.filter(author__username='x'))": ("blog.Post.author", "blog_db", "default"),
-        "list(Post.objects.values('author__username'))": ("blog.Post.author", "blog_db", "default"),
-        "list(Post.objects.order_by('author__username'))": ("blog.Post.author", "blog_db", "default"),
-        "Post.objects.filter(author__is_staff=True).count()": ("blog.Post.author", "blog_db", "default"),
-        "Post.objects.filter(author__username='x').update(title='y')": ("blog.Post.author", "blog_db", "default"),
-        "Post.objects.filter(author__username='x').delete()": ("blog.Post.author", "blog_db", "default"),
-        "list(Post.objects.exclude(author__username='x'))": ("blog.Post.author", "blog_db", "default"),
-        "list(Comment.objects.select_related('post__author'))": ("blog.Post.author", "blog_db", "default"),
-        "list(User.objects.filter(blog_posts__title='x'))": ("auth.User.blog_posts", "default", "blog_db"),
-        "list(Customer.objects.select_related('user'))": ("shop.Customer.user", "shop_db", "default"),
-        "list(User.objects.values('customer__loyalty_points'))": ("auth.User.customer", "default", "shop_db"),
-        # A subquery runs in the outer query's database: no relation to name.
-        "list(Post.objects.filter(author__in=User.objects.filter(username='x')))": (None, "blog_db", "default"),
-        # using() on a database the table is not in.
-        "list(User.objects.using('blog_db').all())": (None, "blog_db", "default"),
-    }
-    outcomes = seed.shell(PROBE + f"result([probe(e) for e in {list(expressions)!r}])")
+#: expression -> (relation named, alias the query runs on, alias of the table), for both layers.
+JOIN_EXPRESSIONS = {
+    "list(Post.objects.select_related('author'))": ("blog.Post.author", "blog_db", "default"),
+    "list(Post.objects.filter(author__username='x'))": ("blog.Post.author", "blog_db", "default"),
+    "list(Post.objects.values('author__username'))": ("blog.Post.author", "blog_db", "default"),
+    "list(Post.objects.order_by('author__username'))": ("blog.Post.author", "blog_db", "default"),
+    "Post.objects.filter(author__is_staff=True).count()": ("blog.Post.author", "blog_db", "default"),
+    "Post.objects.filter(author__username='x').update(title='y')": ("blog.Post.author", "blog_db", "default"),
+    "Post.objects.filter(author__username='x').delete()": ("blog.Post.author", "blog_db", "default"),
+    "list(Post.objects.exclude(author__username='x'))": ("blog.Post.author", "blog_db", "default"),
+    "list(Comment.objects.select_related('post__author'))": ("blog.Post.author", "blog_db", "default"),
+    "list(User.objects.filter(blog_posts__title='x'))": ("auth.User.blog_posts", "default", "blog_db"),
+    "list(Customer.objects.select_related('user'))": ("shop.Customer.user", "shop_db", "default"),
+    "list(User.objects.values('customer__loyalty_points'))": ("auth.User.customer", "default", "shop_db"),
+    # A subquery runs in the outer query's database: no relation to name.
+    "list(Post.objects.filter(author__in=User.objects.filter(username='x')))": (None, "blog_db", "default"),
+    # using() on a database the table is not in.
+    "list(User.objects.using('blog_db').all())": (None, "blog_db", "default"),
+}
+
+
+def assert_join_outcomes(outcomes: list[dict[str, Any]]) -> None:
+    """What every expression of :data:`JOIN_EXPRESSIONS` must have done: raised, sending nothing."""
     for outcome in outcomes:
-        relation, alias, table_alias = expressions[outcome["expression"]]
+        relation, alias, table_alias = JOIN_EXPRESSIONS[outcome["expression"]]
         assert "error" in outcome, outcome
         assert outcome["queries"] == 0, outcome  # raised before anything was sent
         assert (outcome["relation"], outcome["alias"], outcome["table_alias"]) == (relation, alias, table_alias)
@@ -293,6 +296,10 @@ def test_cross_database_joins_raise_before_any_query_is_sent(seed: Seed) -> None
     )
     assert "ids = list(Post.objects.filter(title=...).values_list('author_id', flat=True)), then " \
            "User.objects.filter(pk__in=ids)" in reverse
+
+
+def test_cross_database_joins_raise_before_any_query_is_sent(seed: Seed) -> None:
+    assert_join_outcomes(seed.shell(PROBE + f"result([probe(e) for e in {list(JOIN_EXPRESSIONS)!r}])"))
 
 
 def test_queries_within_one_database_and_id_lookups_are_untouched(seed: Seed) -> None:
@@ -328,8 +335,8 @@ def test_queries_within_one_database_and_id_lookups_are_untouched(seed: Seed) ->
 # -- generic relations (tests/test_generic_relations.py) -----------------------------------
 
 
-def tags_of(seed: Seed, book: int) -> list[str]:
-    """The tags of ``book``, read from ``default`` directly."""
+def tags_of(seed: Seed | InProcess, book: int) -> list[str]:
+    """The tags of ``book``, read from ``default`` directly (end to end or in process)."""
     rows = seed.rows(
         "default",
         "SELECT t.tag FROM tagging_taggeditem t JOIN django_content_type c ON c.id = t.content_type_id"

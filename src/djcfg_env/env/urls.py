@@ -237,14 +237,14 @@ def parse_url(url: str) -> tuple[dict[str, Any], dict[str, list[str]]]:
             f"directory) or {scheme}:////var/data/myfile.db (absolute), or {scheme}:// "
             f"for an in-memory database."
         )
-    _reject_huge_numbers(split.query)
+    raw = parse_qs(split.query, keep_blank_values=True)
+    _reject_huge_numbers(raw)
     config = _parsed(url)
     if in_memory and not config.get("NAME"):
         config["NAME"] = ":memory:"  # dj-database-url leaves it empty for spatialite://
     _reject_nul(config)
     _keep_socket_path_case(config, split.netloc)
-    raw = parse_qs(split.query, keep_blank_values=True)
-    _reject_repeated_driver_parameters(raw, config)
+    _reject_repeated_driver_parameters(raw)
     reserved = {name: raw[name] for name in RESERVED_PARAMETERS if name in raw}
     options = config["OPTIONS"]
     for name in RESERVED_PARAMETERS:
@@ -298,24 +298,28 @@ def _reject_misplaced_password(split: SplitResult) -> None:
 _MAX_DIGITS = 18
 
 
-def _reject_huge_numbers(query: str) -> None:
-    for name, values in parse_qs(query, keep_blank_values=True).items():
+def _parameter(name: str, unknown: str) -> str:
+    """How a message names a query parameter: by name when it is a known one, else ``unknown``.
+
+    An unknown parameter's name is part of the value, which messages never repeat.
+    """
+    known = name in RESERVED_PARAMETERS or name in _POSTGRES_OPTIONS or name in _MYSQL_KNOWN_OPTIONS
+    return f"parameter {name}" if known else unknown
+
+
+def _reject_huge_numbers(raw: Mapping[str, list[str]]) -> None:
+    for name, values in raw.items():
         if any(value.isdigit() and len(value.lstrip("0")) > _MAX_DIGITS for value in values):
-            known = name in RESERVED_PARAMETERS or name in _POSTGRES_OPTIONS or name in _MYSQL_KNOWN_OPTIONS
-            shown = f"parameter {name}" if known else "a parameter"
+            shown = _parameter(name, "a parameter")
             raise UrlError(f"has {shown} with a number of more than {_MAX_DIGITS} digits; give a real value.")
 
 
-def _reject_repeated_driver_parameters(raw: Mapping[str, list[str]], config: Mapping[str, Any]) -> None:
-    """A driver parameter given twice would reach the driver as a list: refuse it now.
-
-    Unknown parameter names are part of the value, so only known ones are named.
-    """
-    known = set(_POSTGRES_OPTIONS if is_postgresql(config) else ()) | set(_MYSQL_KNOWN_OPTIONS)
+def _reject_repeated_driver_parameters(raw: Mapping[str, list[str]]) -> None:
+    """A driver parameter given twice would reach the driver as a list: refuse it now."""
     for name, values in raw.items():
         if name in RESERVED_PARAMETERS or len(values) < 2:
             continue
-        shown = f"parameter {name}" if name in known else "a driver parameter"
+        shown = _parameter(name, "a driver parameter")
         raise UrlError(f"has {shown} given {len(values)} times; give each parameter once.")
 
 

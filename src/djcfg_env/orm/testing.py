@@ -62,23 +62,6 @@ def _read_only(creation: BaseDatabaseCreation) -> bool:
     return creation.connection.alias in placement().read_only
 
 
-@contextlib.contextmanager
-def _writable_session(creation: BaseDatabaseCreation) -> Iterator[None]:
-    """Connections made inside (the ``_nodb_cursor`` one included) have no read-only session setting."""
-    connection = creation.connection
-    options = connection.settings_dict.get("OPTIONS") or {}
-    if not read_only_session(options):
-        yield
-        return
-    connection.close()
-    connection.settings_dict["OPTIONS"] = without_read_only_session(options)
-    try:
-        yield
-    finally:
-        connection.close()
-        connection.settings_dict["OPTIONS"] = options
-
-
 def _set_options(creation: BaseDatabaseCreation, options: dict[str, Any]) -> None:
     """New OPTIONS for the alias (its open connection is closed: the next one uses them)."""
     connection = creation.connection
@@ -86,6 +69,20 @@ def _set_options(creation: BaseDatabaseCreation, options: dict[str, Any]) -> Non
     connection.settings_dict["OPTIONS"] = options
     if connection.alias in settings.DATABASES:
         settings.DATABASES[connection.alias]["OPTIONS"] = options
+
+
+@contextlib.contextmanager
+def _writable_session(creation: BaseDatabaseCreation) -> Iterator[None]:
+    """Connections made inside (the ``_nodb_cursor`` one included) have no read-only session setting."""
+    options = creation.connection.settings_dict.get("OPTIONS") or {}
+    if not read_only_session(options):
+        yield
+        return
+    _set_options(creation, without_read_only_session(options))
+    try:
+        yield
+    finally:
+        _set_options(creation, options)
 
 
 def _keepdb(args: tuple[Any, ...], kwargs: dict[str, Any], position: int) -> bool:

@@ -13,8 +13,9 @@ the exit code; the management command only parses the flags.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from importlib import import_module
 from typing import Any
@@ -311,18 +312,7 @@ class Release:
             # with its record, so an empty plan is final.
             return self._up_to_date(connection, selected_apps, mode, lock_timeout)
 
-        try:
-            lock = lock_for(connection)
-        except DatabaseError as error:
-            raise _Unreachable(self._error_text(error)) from None
-        try:
-            lock.acquire(
-                lock_timeout,
-                on_wait=lambda: self._line(
-                    f"[{alias}] waiting for the {lock.description}: another copy is "
-                    f"migrating this database (up to {lock_timeout:g}s)"
-                ),
-            )
+        with self._locked(connection, lock_timeout):
             # Read the history again under the lock: another copy may have
             # applied some or all of the plan since we first looked.
             executor.loader.build_graph()
@@ -341,8 +331,6 @@ class Release:
                             recorded=progress.recorded,
                         )
                     ) from None
-        finally:
-            lock.release()
         if not (progress.applied or progress.recorded):
             # Another copy applied the plan while we waited for the lock.
             return self._up_to_date(connection, selected_apps, mode, lock_timeout)
@@ -366,12 +354,7 @@ class Release:
     def _complete_post_migrate(self, connection: BaseDatabaseWrapper, lock_timeout: float) -> None:
         """Send post_migrate again (content types, permissions), under the alias's lock."""
         alias = connection.alias
-        try:
-            lock = lock_for(connection)
-        except DatabaseError as error:
-            raise _Unreachable(self._error_text(error)) from None
-        try:
-            lock.acquire(lock_timeout)
+        with self._locked(connection, lock_timeout):
             if not post_migrate_missing(connection):
                 return  # another copy finished it meanwhile
             self._line(
@@ -384,6 +367,24 @@ class Release:
                 self.verbosity, self.interactive, alias,
                 stdout=self.stdout, apps=self._rendered(state).apps, plan=[],
             )
+
+    @contextlib.contextmanager
+    def _locked(self, connection: BaseDatabaseWrapper, lock_timeout: float) -> Iterator[None]:
+        """Hold the alias's migration lock (one copy at a time), saying so while waiting for it."""
+        alias = connection.alias
+        try:
+            lock = lock_for(connection)
+        except DatabaseError as error:
+            raise _Unreachable(self._error_text(error)) from None
+        try:
+            lock.acquire(
+                lock_timeout,
+                on_wait=lambda: self._line(
+                    f"[{alias}] waiting for the {lock.description}: another copy is "
+                    f"migrating this database (up to {lock_timeout:g}s)"
+                ),
+            )
+            yield
         finally:
             lock.release()
 
