@@ -22,12 +22,14 @@ demo: install
 ## Without a server those tests skip, unless DJCFG_REQUIRE_POSTGRES=1 / DJCFG_REQUIRE_MYSQL=1.
 test: install
 	-bash .ci/postgres-up
+	-bash .ci/postgres-replica-up
 	-bash .ci/mariadb-up
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 ## The same suite on the oldest supported Django (4.2 LTS), in its own venv.
 test-django42: .venv-django42/.installed
 	-bash .ci/postgres-up
+	-bash .ci/postgres-replica-up
 	-bash .ci/mariadb-up
 	.venv-django42/bin/pytest -n 2 -p no:cacheprovider $(PYTEST_ARGS)
 
@@ -47,6 +49,7 @@ test-django6:
 	else \
 		$(MAKE) --no-print-directory .venv-django6/.installed PYTHON_DJANGO6="$$python" && \
 		{ bash .ci/postgres-up || true; } && \
+		{ bash .ci/postgres-replica-up || true; } && \
 		{ bash .ci/mariadb-up || true; } && \
 		.venv-django6/bin/pytest -n 2 -p no:cacheprovider $(PYTEST_ARGS); \
 	fi
@@ -81,6 +84,7 @@ package-check: install
 ## Benchmarks: ratios against baselines measured in the same run.
 bench: install
 	-bash .ci/postgres-up
+	-bash .ci/postgres-replica-up
 	-bash .ci/mariadb-up
 	$(BIN)/python benchmarks/run.py
 
