@@ -4,7 +4,8 @@ The seed project's layout (tests/seed_project), on in-memory SQLite databases:
 ``default`` (auth, contenttypes, tagging, admin, sessions), ``blog_db`` (blog),
 ``shop_db`` (shop, library), ``analytics`` (read-only; its unmanaged table is
 made by tests/conftest.py's ``django_db_setup``) and ``replica``, a read-only
-alias that mirrors ``default`` under test. Tests name the aliases they use:
+alias that mirrors ``default`` under test; ``blog_db_replica``, ``blog_db_replica_2``
+and ``blog_db_replica_down`` mirror ``blog_db`` (tests/test_replicas.py). Tests name the aliases they use:
 ``pytest.mark.django_db(databases=[...])`` (see tests/conftest.py's ``SEED``).
 """
 
@@ -24,6 +25,16 @@ ENVIRONMENT = {
     "DATABASE_URL_SHOP_DB": "sqlite://:memory:",
     "DATABASE_URL_ANALYTICS": "sqlite://:memory:?read_only=true",
     "DATABASE_URL_REPLICA": "sqlite://:memory:?read_only=true&test_mirror=default",
+    # Read replicas of blog_db for tests/test_replicas.py, which makes them replicas with
+    # override_settings(DATABASE_REPLICAS=...) (elsewhere they are plain read-only mirrors,
+    # so no other test's reads move): one that shares blog_db's test database, and one
+    # whose server never answers (nothing listens on port 9).
+    "DATABASE_URL_BLOG_DB_REPLICA": "sqlite://:memory:?read_only=true&test_mirror=blog_db",
+    "DATABASE_URL_BLOG_DB_REPLICA_2": "sqlite://:memory:?read_only=true&test_mirror=blog_db",
+    "DATABASE_URL_BLOG_DB_REPLICA_DOWN": (
+        "postgres://reader:n0t-a-real-pw@127.0.0.1:9/blog_down?read_only=true&test_mirror=blog_db"
+        "&connect_timeout=2"
+    ),
     "DB_ROUTE_BLOG": "blog_db",
     "DB_ROUTE_SHOP": "shop_db",
     "DB_ROUTE_LIBRARY": "shop_db",

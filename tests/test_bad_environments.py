@@ -317,3 +317,36 @@ def test_a_variable_without_messages_is_not_a_problem() -> None:
     assert list(error.problems) == ["SECRET_KEY"]
     assert str(error) == "SECRET_KEY: is empty; set it."
     assert len(error) == 1
+
+
+# -- under gunicorn: the problem list once ------------------------------------------------------
+
+
+@pytest.mark.parametrize("preload", [False, True], ids=["worker", "preload"])
+def test_gunicorn_prints_the_problem_list_once_and_stops(tmp_path, preload: bool) -> None:
+    """gunicorn logs a worker's boot error with its traceback, then prints it again: not ours."""
+    pytest.importorskip("gunicorn")
+    from pathlib import Path
+
+    from tests.conftest import run
+
+    config = tmp_path / "gunicorn.conf.py"
+    config.write_text("control_socket_disable = True\n")  # gunicorn 23+; older ones ignore it
+    env = {
+        "DATABASE_URL": f"postgres://app:{LITERAL}@db-main:99999/main",
+        "DB_PASSWORD": PASSWORD,
+        "DATABASE_URL_BLOG_DB": "postgres://app:${DB_PASSWORD}@db-blog/blog?conn_max_age=soon",
+        "SECRET_KEY": "",
+    }
+    args = ["python", "-m", "gunicorn", "-c", str(config), "--workers", "1", "--timeout", "10",
+            "--bind", "127.0.0.1:0", *(["--preload"] if preload else []), "reportproj.wsgi"]
+    result = run(args, env=env, cwd=Path(__file__).parent / "report_project", timeout=60)
+    output = result.stdout + result.stderr
+    assert result.returncode == 4, output  # gunicorn's "App failed to load": it stops, no respawn
+    assert "Traceback" not in output
+    for line in ("DATABASE_URL: cannot be read as a URL", "DATABASE_URL_BLOG_DB: parameter conn_max_age",
+                 "SECRET_KEY: is empty"):
+        assert output.count(line) == 1, (line, output)
+    assert output.count("djcfg_env.exceptions.ConfigError") == 1
+    for secret in (LITERAL, PASSWORD, quote(PASSWORD, safe="")):
+        assert secret not in output

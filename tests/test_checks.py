@@ -385,3 +385,62 @@ def test_a_route_matches_an_app_label_with_capitals() -> None:
         assert (router.db_for_read(Note), router.db_for_write(Note)) == ("shop_db", "shop_db")
         assert router.allow_migrate("shop_db", "CamelApp") is True
         assert router.allow_migrate("default", "CamelApp") is False
+
+
+# -- W007: a route straight to a read replica (replica_of) ------------------------------------
+
+#: A read replica of shop_db, added to the seed's environment.
+SHOP_REPLICA = {"DATABASE_URL_SHOP_REPLICA": f"postgres://reader:{PASSWORD}@127.0.0.1:9/shop?replica_of=shop_db"}
+
+
+def replica_check(*args: str, silenced: tuple[str, ...] = (), **env: str) -> tuple[int, list[str], str]:
+    """:func:`check` with the replicas load() resolves from the seed's environment plus ``env``."""
+    replicas = load({**SEED_ENVIRONMENT, **env}).DATABASE_REPLICAS
+    out, err = StringIO(), StringIO()
+    code, raised = 0, ""
+    with seed_project(**env), override_settings(DATABASE_REPLICAS=replicas, SILENCED_SYSTEM_CHECKS=list(silenced)):
+        try:
+            call_command("check", *args, stdout=out, stderr=err)
+        except SystemCheckError as error:
+            code, raised = 1, str(error)
+    output = out.getvalue() + err.getvalue() + raised
+    assert PASSWORD not in output
+    return code, sorted(_ID.findall(output)), output
+
+
+def test_w007_a_route_straight_to_a_replica() -> None:
+    code, ids, output = replica_check(DB_ROUTE_SHOP="shop_replica", **SHOP_REPLICA)
+    # Not W003 as well: the replica has its primary's tables, by replication.
+    assert (code, ids) == (0, ["djcfg_env.W007"])
+    assert (
+        "DB_ROUTE_SHOP: (djcfg_env.W007) DB_ROUTE_SHOP routes the app 'shop' directly to "
+        "'shop_replica', a read replica of 'shop_db': every query of the app goes to that replica "
+        "(never to 'shop_db', whatever the replica's lag), and its writes are refused."
+    ) in lines(output)
+    assert (
+        "HINT: Route the app to the primary instead (set DB_ROUTE_SHOP=shop_db): its writes then go "
+        "to 'shop_db' and its reads to the replicas. If the app only reads (a read-only reporting "
+        "app), keep the route and silence this warning with SILENCED_SYSTEM_CHECKS = "
+        '["djcfg_env.W007"].'
+    ) in lines(output)
+    # --fail-level WARNING makes it stop a deploy; silencing it is the documented way out.
+    assert replica_check("--fail-level", "WARNING", DB_ROUTE_SHOP="shop_replica", **SHOP_REPLICA)[:2] == (
+        1, ["djcfg_env.W007"]
+    )
+    assert replica_check(
+        "--fail-level", "WARNING", silenced=("djcfg_env.W007",), DB_ROUTE_SHOP="shop_replica", **SHOP_REPLICA
+    )[:2] == (0, [])
+
+
+def test_w007_hint_for_a_replica_of_default_and_replicas_nobody_routes_to_are_clean() -> None:
+    replica_of_default = {"DATABASE_URL_MAIN_REPLICA": f"postgres://r:{PASSWORD}@127.0.0.1:9/main?replica_of=default"}
+    code, ids, output = replica_check(DB_ROUTE_BLOG="main_replica", **replica_of_default)
+    assert (code, ids) == (0, ["djcfg_env.W007"]), output
+    assert "HINT: Route the app to the primary instead (remove DB_ROUTE_BLOG; unrouted apps are on default)" in output
+    # Replicas only read from (no route to them): nothing to say, not even W003.
+    assert replica_check(**replica_of_default, **SHOP_REPLICA)[:2] == (0, [])
+
+
+def test_w007_is_documented() -> None:
+    assert 'id="djcfg_env.W007"' in (ROOT / "src" / "djcfg_env" / "checks.py").read_text()
+    assert "djcfg_env.W007" in (ROOT / "docs" / "routing.md").read_text()

@@ -117,6 +117,9 @@ def test_show_json_is_machine_readable_and_masked():
         "atomic_requests": False,
         "disable_server_side_cursors": False,
         "test": {},
+        "replica_of": None,
+        "replica_max_lag": None,
+        "replicas": [],
     }
     analytics = data["databases"]["analytics"]
     assert analytics["read_only"] is True

@@ -8,6 +8,8 @@ given twice: each is refused by ``load()`` (and so by ``python -m djcfg_env chec
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 
 from djcfg_env import ConfigError, load
@@ -125,3 +127,113 @@ def test_the_scrubber_masks_secrets_inside_driver_options() -> None:
     scrub = Scrubber(settings.DATABASES)
     text = 'invalid value for parameter "app.token": "tok-5551"; sslpassword 123456789; key-7773'
     assert scrub(text) == 'invalid value for parameter "app.token": "***"; sslpassword ***; ***'
+
+
+@pytest.mark.parametrize(
+    ("options", "secret", "served"),
+    [
+        (r"-c app.token=tok;5552 -c search_path=app", "tok;5552", "tok;5552"),      # ';' inside
+        (r"-c app.token=tok,5553 -c search_path=app", "tok,5553", "tok,5553"),      # ',' inside
+        (r"-c app.token=tok\ 5554 -c search_path=app", r"tok\ 5554", "tok 5554"),  # an escaped space
+    ],
+)
+def test_a_secret_token_with_separators_is_masked_whole(options: str, secret: str, served: str) -> None:
+    from djcfg_env import load
+    from djcfg_env.env.urls import mask
+
+    settings = load({"DATABASE_URL": "postgres://app@db/main?options=" + quote(options, safe=""), "SECRET_KEY": "k"})
+    shown = mask(settings.DATABASES["default"])["OPTIONS"]["options"]
+    assert shown == "-c app.token=*** -c search_path=app"
+    scrub = Scrubber(settings.DATABASES)
+    # The server quotes the value it was given, unescaped: masked however it is written.
+    assert "5" not in scrub(f'invalid value for parameter "app.token": "{served}" (from {secret})')
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"DATABASE_URL": f"postgres://app:{SECRET}%FF@db/main"},                     # the password
+        {"DATABASE_URL": f"postgres://app:{SECRET}@db/main%E9"},                     # the database name
+        {"DATABASE_URL": f"postgres://app:{SECRET}@db/main?application_name=%C3"},   # a cut-off sequence
+        {"DATABASE_URL": "sqlite:///caf%E9.db"},                                     # a Latin-1 file name
+        {"DATABASE_URL": "${WHOLE}", "WHOLE": f"postgres://app:{SECRET}%FF@db/main"},  # through ${NAME}
+    ],
+)
+def test_a_percent_encoded_byte_that_is_not_utf8_is_a_config_error(environ: dict[str, str]) -> None:
+    # dj-database-url would decode it to U+FFFD: another password, name or file than the one meant.
+    error = problems(environ)
+    (message,) = error.problems["DATABASE_URL"]
+    assert message.startswith("has a percent-encoded byte that is not part of UTF-8 text (such as %FF)")
+
+
+def test_percent_encoded_utf8_is_decoded() -> None:
+    from djcfg_env import load
+
+    config = load({"SECRET_KEY": "k", "DATABASE_URL": "postgres://app:s3cr%C3%A9t@db/caf%C3%A9"}).DATABASES["default"]
+    assert (config["PASSWORD"], config["NAME"]) == ("s3cr\u00e9t", "caf\u00e9")
+
+
+def test_show_masks_a_huge_option_value_in_linear_time() -> None:
+    # A long run of name characters with no '=' made the masking pattern quadratic: minutes for
+    # 100 000 characters, in show, migrate_all and the error page filter.
+    env = {"DATABASE_URL": "postgres://app:pw@db/main?options=" + "a" * 100_000 + "%20-c%20app.token%3Dtok-5551",
+           "SECRET_KEY": "k"}
+    result = run(["python", "-m", "djcfg_env", "show"], env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "app.token=***" in result.stdout and "tok-5551" not in result.stdout
+
+
+def test_a_reference_in_a_parameter_value_is_one_value() -> None:
+    # Put in as it was, an '&' cut the value in two: the tail became a parameter of its own,
+    # which show printed unmasked, and a '+' became a space.
+    from djcfg_env import load
+
+    environ = {"DATABASE_URL": "postgres://app:pw@db/main?sslpassword=${SSL_PW}&options=-c%20app.token%3D${TOKEN}",
+               "SSL_PW": f"{SECRET}&x=1+2%41", "TOKEN": f"t{SECRET}&y", "SECRET_KEY": "k"}
+    assert load(environ).DATABASES["default"]["OPTIONS"] == {
+        "sslpassword": f"{SECRET}&x=1+2%41", "options": f"-c app.token=t{SECRET}&y"}
+    result = run(["python", "-m", "djcfg_env", "show"], env=environ)
+    assert result.returncode == 0, result.stderr
+    assert SECRET not in result.stdout and "sslpassword=***, options=-c app.token=***" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgres://app:5432/x?{SECRET}@db/main",    # digits, '/', then '?' in the password
+        f"postgres://app:5432/x?a={SECRET}@db/main",  # ... which read 'a' as a driver option
+        f"mysql://app:3306/x?a=b&{SECRET}@db/main",
+    ],
+)
+def test_a_misplaced_password_cut_by_a_question_mark_is_refused(url: str) -> None:
+    # The tail of the password would have been a driver option, printed as it is by show.
+    error = problems({"DATABASE_URL": url})
+    (message,) = error.problems["DATABASE_URL"]
+    assert message.startswith("looks like a password with an unencoded '/' or '@' (an '@' after the host part")
+
+
+def test_an_at_sign_in_a_parameter_value_of_a_url_with_a_user_is_fine() -> None:
+    from djcfg_env import load
+
+    config = load({"SECRET_KEY": "k", "DATABASE_URL": "postgres://app:pw@db/main?application_name=me@host"})
+    assert config.DATABASES["default"]["OPTIONS"] == {"application_name": "me@host"}
+
+
+@pytest.mark.parametrize("host", ["x[::1]y", "[::1]y", "x[::1]", "x[::1]:5432"])
+def test_text_around_the_brackets_of_an_ipv6_host_is_refused(host: str) -> None:
+    # urlsplit (and so dj-database-url) reads x[::1]y as ::1: another server, without a word.
+    error = problems({"DATABASE_URL": f"postgres://app:{SECRET}@{host}/main"})
+    (message,) = error.problems["DATABASE_URL"]
+    assert message.startswith("cannot be read as a URL; check the port (a number from 0 to 65535) and the brackets")
+
+
+@pytest.mark.parametrize("character", ["\t", "\n", "\r"])
+def test_a_tab_or_line_break_inside_a_url_is_refused(character: str) -> None:
+    # urlsplit deletes them: the password s3<TAB>cret would silently be s3cret.
+    error = problems({"DATABASE_URL": f"postgres://app:{SECRET[:2]}{character}{SECRET[2:]}@db/main\n"})
+    (message,) = error.problems["DATABASE_URL"]
+    assert message.startswith("has a tab or a line break inside it")
+    from djcfg_env import load
+
+    encoded = load({"SECRET_KEY": "k", "DATABASE_URL": "postgres://app:s3%09cret@db/main\n"})
+    assert encoded.DATABASES["default"]["PASSWORD"] == "s3\tcret"

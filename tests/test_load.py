@@ -281,7 +281,9 @@ def test_settings_repr_shows_no_secret() -> None:
 def test_as_django_settings_publishes_the_upper_case_names(settings: Settings) -> None:
     published = settings.as_django_settings()
     assert set(published) == {"DATABASES", "DATABASE_ROUTERS", "DATABASE_ROUTING_RULES",
-                              "READ_ONLY_DATABASES", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS"}
+                              "READ_ONLY_DATABASES", "DATABASE_REPLICAS", "DATABASE_REPLICA_MAX_LAG",
+                              "DB_REPLICA_PIN_SECONDS", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS",
+                              "DEFAULT_EXCEPTION_REPORTER_FILTER", "DEFAULT_EXCEPTION_REPORTER"}
     assert published["DATABASES"] == settings.DATABASES
 
 

@@ -113,21 +113,23 @@ def test_pytest_with_xdist_runs_the_same_suite_per_worker(project: Project) -> N
     assert project.leftovers() == []
 
 
-def test_pytest_alone_and_kept_test_databases_reused_for_every_alias(project: Project) -> None:
-    alone = pytest_run(project)
-    assert alone.returncode == 0, alone.stdout + alone.stderr
-    assert "7 passed, 1 skipped" in alone.stdout
-    assert project.leftovers() == []
-    first = manage_test(project, "--keepdb")
+def test_kept_test_databases_are_reused_for_every_alias_and_a_plain_run_leaves_none(project: Project) -> None:
+    # pytest --reuse-db makes the test databases and keeps them ...
+    first = pytest_run(project, "--reuse-db")
     assert first.returncode == 0, first.stdout + first.stderr
+    assert "7 passed, 1 skipped" in first.stdout
     kept = project.leftovers()
     assert len(kept) == (3 if project.engine == "postgresql" else 1)  # SQLite keeps notes' file
-    second = pytest_run(project, "--reuse-db")
-    assert second.returncode == 0, second.stdout + second.stderr
+    # ... manage.py test --keepdb uses them, the read-only alias's included ...
     again = manage_test(project, "--keepdb")
     assert again.returncode == 0, again.stdout + again.stderr
     assert "Using existing test database for alias 'warehouse'" in again.stderr
     assert project.leftovers() == kept
+    # ... and pytest alone (no --reuse-db) makes them afresh and leaves none behind.
+    alone = pytest_run(project)
+    assert alone.returncode == 0, alone.stdout + alone.stderr
+    assert "7 passed, 1 skipped" in alone.stdout
+    assert project.leftovers() == []
 
 
 def test_a_setup_that_fails_leaves_no_test_database_behind(project: Project) -> None:

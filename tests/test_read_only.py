@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +22,7 @@ from analytics.models import PageView
 from asgiref.sync import async_to_sync
 from blog.models import Post
 from django.contrib.auth.models import User
-from django.db import DatabaseError, connections, transaction
+from django.db import connections, transaction
 from django.test import override_settings
 
 from djcfg_env.orm import readonly
@@ -112,7 +113,10 @@ def test_every_write_is_refused_before_any_sql(sql: InProcess) -> None:
         assert [view.path for view in PageView.objects.select_for_update()] == ["seed"]
     # Reads still work, and go to the read-only alias.
     with sql.sent() as sent:
-        reads = {"count": PageView.objects.count(), "paths": list(PageView.objects.values_list("path", flat=True))}
+        reads = {
+            "count": PageView.objects.count(),
+            "paths": list(PageView.objects.values_list("path", flat=True)),
+        }
     assert reads == {"count": 1, "paths": ["seed"]}
     assert {alias for alias, _ in sent} == {"analytics"}
     # Writes to the writable aliases are not affected.
@@ -128,10 +132,8 @@ def test_every_write_is_refused_before_any_sql(sql: InProcess) -> None:
 RAW_WRITES = {
     "-- nightly fix\nUPDATE analytics_pageview SET path = 'x'": "run an UPDATE statement for",
     "/* a */ -- b\n  DELETE FROM analytics_pageview": "run a DELETE statement for",
-    "WITH ids AS (SELECT id FROM analytics_pageview) UPDATE analytics_pageview SET path = 'y'":
-        "run an UPDATE statement for",
-    "WITH gone AS (DELETE FROM analytics_pageview RETURNING id) SELECT count(*) FROM gone":
-        "run a DELETE statement for",
+    "WITH ids AS (SELECT id FROM analytics_pageview) UPDATE analytics_pageview SET path = 'y'": "run an UPDATE statement for",
+    "WITH gone AS (DELETE FROM analytics_pageview RETURNING id) SELECT count(*) FROM gone": "run a DELETE statement for",
     "WITH ids AS MATERIALIZED (SELECT id FROM analytics_pageview) "
     "UPDATE analytics_pageview SET path = 'z' WHERE id IN (SELECT id FROM ids)": "run an UPDATE statement for",
     "VACUUM": "run a VACUUM statement",
@@ -145,17 +147,31 @@ def test_raw_writes_behind_comments_ctes_and_pragmas_are_refused(sql: InProcess)
         with sql.sent() as sent, pytest.raises(ReadOnlyDatabaseError) as raised:
             raw(statement)()
         label = None if statement == "VACUUM" else "analytics.PageView"
-        assert (raised.value.operation, raised.value.model, raised.value.alias) == (operation, label, "analytics")
+        assert (raised.value.operation, raised.value.model, raised.value.alias) == (
+            operation,
+            label,
+            "analytics",
+        )
         assert sent == [], statement
     # A read through a common table expression is a read.
     assert raw("WITH x AS (SELECT id FROM analytics_pageview) SELECT id FROM x WHERE id IN (1)")() == [(1,)]
-    # Not recognisable as a write from its text: SQLite itself refuses it (PRAGMA query_only).
-    with pytest.raises(DatabaseError) as refused:
+    # A pragma that sets something is not a read: refused before it is sent.
+    with sql.sent() as sent, pytest.raises(ReadOnlyDatabaseError) as raised:
         raw("PRAGMA user_version = 7")()
-    assert not isinstance(refused.value, ReadOnlyDatabaseError)
-    assert str(refused.value) == "attempt to write a readonly database"
+    assert raised.value.operation == "run a PRAGMA user_version statement"
+    assert sent == []
+    # Below Django, on the raw sqlite3 connection: SQLite itself refuses the write
+    # (PRAGMA query_only), and refuses to turn query_only off (the guard's authorizer).
+    driver = connections["analytics"].connection
+    with pytest.raises(sqlite3.OperationalError, match="^attempt to write a readonly database$"):
+        driver.execute("PRAGMA user_version = 7")
+    with pytest.raises(sqlite3.DatabaseError, match="^not authorized$"):
+        driver.execute("PRAGMA query_only = OFF")
+    assert driver.execute("PRAGMA query_only").fetchone() == (1,)
     assert (PageView.objects.count(), PageView.objects.exists(), sorted(PageView.objects.in_bulk())) == (
-        1, True, [1]
+        1,
+        True,
+        [1],
     )
     assert sql.rows("analytics", "SELECT path FROM analytics_pageview") == [("seed",)]
     assert sql.rows("analytics", "PRAGMA user_version") == [(0,)]
@@ -190,9 +206,9 @@ def test_the_error_pickles_and_names_no_url() -> None:
     ],
 )
 def test_which_statements_the_sql_guard_refuses(sql: str, refused: bool) -> None:
-    from djcfg_env.orm.readonly import _WRITE_SQL
+    from djcfg_env.orm.statements import writes
 
-    assert bool(_WRITE_SQL.match(sql)) is refused
+    assert (writes(sql) is not None) is refused
 
 
 @pytest.mark.parametrize(
@@ -205,24 +221,31 @@ def test_which_statements_the_sql_guard_refuses(sql: str, refused: bool) -> None
         ('SELECT "t"."id" FROM "t" FOR KEY SHARE', True),
         ('SELECT "t"."id" FROM "t" ORDER BY "t"."updated" DESC', False),
         ('SELECT "t"."for_update" FROM "t"', False),
+        ("SELECT 'waiting for update' FROM \"t\"", False),
     ],
 )
 def test_which_statements_lock_rows(sql: str, locks: bool) -> None:
-    from djcfg_env.orm.readonly import _LOCK_SQL
+    from djcfg_env.orm.statements import refusal
 
-    assert bool(_LOCK_SQL.search(sql)) is locks
+    found = refusal(sql)
+    assert (found is not None and found.operation == "lock rows with SELECT ... FOR UPDATE") is locks
+    assert found is None or found.table == "t"
 
 
 def test_the_guard_follows_read_only_databases_and_goes_when_none_is_left() -> None:
-    # tests/settings.py: analytics and replica are read-only.
-    assert readonly.guarded_aliases() == frozenset({"analytics", "replica"})
+    from django.conf import settings
+
+    # tests/settings.py: analytics and replica (among others) are read-only.
+    configured = frozenset(settings.READ_ONLY_DATABASES)
+    assert {"analytics", "replica"} <= configured
+    assert readonly.guarded_aliases() == configured
     with override_settings(READ_ONLY_DATABASES=frozenset({"shop_db"})):
         assert readonly.guarded_aliases() == frozenset({"shop_db"})
     with override_settings(READ_ONLY_DATABASES=frozenset()):
         assert readonly.guarded_aliases() == frozenset()
     with read_only_guard_off():
         assert readonly.guarded_aliases() == frozenset()
-    assert readonly.guarded_aliases() == frozenset({"analytics", "replica"})
+    assert readonly.guarded_aliases() == configured
 
 
 # -- end to end, on PostgreSQL ---------------------------------------------------------------

@@ -217,6 +217,37 @@ def test_an_error_midway_rolls_every_database_back(sql: InProcess) -> None:
     assert world_rows(sql, world) == all_present(world)
 
 
+@pytest.mark.django_db(databases=SEED_DATABASES, transaction=True)
+@pytest.mark.parametrize("again", ["same instance", "fetched again"])
+def test_a_failure_at_commit_then_the_same_delete_again_finishes_the_job(sql: InProcess, again: str) -> None:
+    # A table on default whose foreign key to auth_user is checked at COMMIT (DEFERRABLE
+    # INITIALLY DEFERRED): the user's own database, committed last, fails at commit.
+    from django.db import IntegrityError
+
+    sql.execute("default", "CREATE TABLE commit_guard (user_id integer NOT NULL "
+                           "REFERENCES auth_user (id) DEFERRABLE INITIALLY DEFERRED)")
+    try:
+        world = make_world(f"commit-fails-{again.replace(' ', '-')}")
+        sql.execute("default", "INSERT INTO commit_guard (user_id) VALUES (%s)", [world["user"]])
+        user = User.objects.get(pk=world["user"])
+        with pytest.raises(IntegrityError):
+            user.delete()
+        # The other databases committed first: the related rows are gone, the user is still there...
+        left = world_rows(sql, world)
+        assert left["user"] == [world["user"]]
+        assert left == {**NOTHING_LEFT, "user": [world["user"]]}
+        # ...and so is the user's primary key, as plain Django leaves it when a commit fails.
+        assert user.pk == world["user"]
+
+        sql.execute("default", "DELETE FROM commit_guard")
+        target = user if again == "same instance" else User.objects.get(pk=world["user"])
+        assert target.delete() == (1, {"auth.User": 1})
+        assert target.pk is None
+        assert world_rows(sql, world) == NOTHING_LEFT
+    finally:
+        sql.execute("default", "DROP TABLE commit_guard")
+
+
 @in_process
 def test_a_cascade_into_a_read_only_alias_is_refused_before_any_delete(sql: InProcess) -> None:
     world = make_world("cascade-into-read-only")

@@ -68,7 +68,7 @@ def test_import_djcfg_env_alone_reads_no_environment(tmp_path: Path) -> None:
         "touched": [],
         "settings_imported": False,
         "public": ["ConfigError", "CrossDatabaseJoinError", "ReadOnlyDatabaseError", "Settings",
-                   "__version__", "allow_writes", "load"],
+                   "__version__", "allow_writes", "load", "use_primary"],
         "django_configured": False,
     }
 
@@ -121,8 +121,10 @@ def test_settings_module_loads_once_and_publishes_the_names(tmp_path: Path) -> N
     })
     assert result.returncode == 0, result.stderr
     published = json.loads(result.stdout)
-    names = ["ALLOWED_HOSTS", "DATABASES", "DATABASE_ROUTERS", "DATABASE_ROUTING_RULES",
-             "DEBUG", "READ_ONLY_DATABASES", "SECRET_KEY"]
+    names = ["ALLOWED_HOSTS", "DATABASES", "DATABASE_REPLICAS", "DATABASE_REPLICA_MAX_LAG",
+             "DATABASE_ROUTERS", "DATABASE_ROUTING_RULES", "DB_REPLICA_PIN_SECONDS",
+             "DEBUG", "DEFAULT_EXCEPTION_REPORTER", "DEFAULT_EXCEPTION_REPORTER_FILTER",
+             "READ_ONLY_DATABASES", "SECRET_KEY"]
     assert published.pop("load_calls") == 1
     assert published.pop("star_names") == names
     assert published.pop("all") == names

@@ -37,7 +37,13 @@ KEYS = [
     "CROSS_DATABASE_FOREIGN_KEYS",
     "GENERIC_RELATIONS",
     "TEST_DATABASES",
+    "REPLICAS",
 ]
+#: With these overrides every feature is needed (a read-only alias, a primary with a replica).
+EVERY_FEATURE_NEEDED = {
+    "READ_ONLY_DATABASES": frozenset({"default", "blog_db_replica"}),
+    "DATABASE_REPLICAS": {"blog_db": ["blog_db_replica"]},
+}
 ALL_OFF = {key: False for key in KEYS}
 
 
@@ -83,7 +89,7 @@ def test_every_switch_is_on_by_default() -> None:
 
 @pytest.mark.parametrize("key", KEYS)
 def test_one_switch_off_puts_back_djangos_methods_and_leaves_the_others_on(key, pristine) -> None:
-    with override_settings(READ_ONLY_DATABASES=frozenset({"default"})):
+    with override_settings(**EVERY_FEATURE_NEEDED):
         on = switches.installed()
         assert on == set(KEYS)
         with override_settings(DJCFG_ENV={key: False}):
@@ -99,7 +105,7 @@ def test_one_switch_off_puts_back_djangos_methods_and_leaves_the_others_on(key, 
 
 
 def test_off_for_every_switch_leaves_no_trace(pristine) -> None:
-    with override_settings(DJCFG_ENV=ALL_OFF, READ_ONLY_DATABASES=frozenset({"default"})):
+    with override_settings(DJCFG_ENV=ALL_OFF, **EVERY_FEATURE_NEEDED):
         assert switches.installed() == frozenset()
         for _, patch in switches.patched_methods():
             assert current(patch) is pristine[patch.owner(), patch.name], patch.path
@@ -277,7 +283,7 @@ def test_an_unknown_key_is_an_error_naming_it_and_listing_the_valid_ones() -> No
     assert error.msg == "DJCFG_ENV has the unknown key 'JOIN_GAURD'."
     assert error.hint == (
         "Did you mean 'JOIN_GUARD'? Valid keys: READ_ONLY_GUARD, JOIN_GUARD, CROSS_DATABASE_SELECT_RELATED, "
-        "CROSS_DATABASE_DELETE, CROSS_DATABASE_FOREIGN_KEYS, GENERIC_RELATIONS, TEST_DATABASES."
+        "CROSS_DATABASE_DELETE, CROSS_DATABASE_FOREIGN_KEYS, GENERIC_RELATIONS, TEST_DATABASES, REPLICAS."
     )
 
 

@@ -19,6 +19,7 @@ from .env.loader import load
 if TYPE_CHECKING:
     from .exceptions import CrossDatabaseJoinError, ReadOnlyDatabaseError
     from .orm.readonly import allow_writes
+    from .orm.replicas import use_primary
 
 __all__ = [
     "load",
@@ -27,6 +28,7 @@ __all__ = [
     "ReadOnlyDatabaseError",
     "CrossDatabaseJoinError",
     "allow_writes",
+    "use_primary",
     "__version__",
 ]
 
@@ -43,4 +45,8 @@ def __getattr__(name: str) -> Any:
         from .orm.readonly import allow_writes
 
         return allow_writes
+    if name == "use_primary":
+        from .orm.replicas import use_primary
+
+        return use_primary
     raise AttributeError(f"module 'djcfg_env' has no attribute {name!r}")

@@ -57,6 +57,7 @@ def _installed_app_labels(environ: Mapping[str, str]) -> tuple[list[str] | None,
 
 def _describe(settings: Settings, app_labels: list[str] | None) -> dict[str, Any]:
     databases = {}
+    primary_of = settings.primary_of
     for alias, config in settings.DATABASES.items():
         shown = mask(config)
         databases[alias] = {
@@ -74,19 +75,25 @@ def _describe(settings: Settings, app_labels: list[str] | None) -> dict[str, Any
             "atomic_requests": shown.get("ATOMIC_REQUESTS"),
             "disable_server_side_cursors": shown.get("DISABLE_SERVER_SIDE_CURSORS"),
             "test": {key.lower(): value for key, value in (shown.get("TEST") or {}).items()},
+            "replica_of": primary_of.get(alias),
+            "replica_max_lag": settings.replica_max_lag.get(alias),
+            "replicas": [
+                {"alias": replica, "replica_max_lag": settings.replica_max_lag.get(replica)}
+                for replica in settings.replicas.get(alias, ())
+            ],
         }
     routes = dict(settings.routes)
     route_variables = dict(settings.route_variables)
     default_apps = (
-        [label for label in app_labels if label not in settings.routes]
-        if app_labels is not None
-        else None
+        [label for label in app_labels if label not in settings.routes] if app_labels is not None else None
     )
     return {
         "databases": databases,
         "routes": routes,
         "route_variables": route_variables,
         "read_only": sorted(settings.read_only_aliases),
+        "replicas": {primary: list(each) for primary, each in settings.replicas.items()},
+        "replica_pin_seconds": settings.replica_pin_seconds,
         "default_apps": default_apps,
     }
 
@@ -97,7 +104,10 @@ def _print_human(description: dict[str, Any], note: str | None, out: TextIO) -> 
         where = db["host"] or "(local)"
         if db["port"] not in ("", None):
             where = f"{where}:{db['port']}"
-        flags = "  [read-only]" if db["read_only"] else ""
+        if db["replica_of"]:
+            flags = f"  [read-only: replica of {db['replica_of']}]"
+        else:
+            flags = "  [read-only]" if db["read_only"] else ""
         print(f"  {alias}  ({db['variable']}){flags}", file=out)
         print(f"    engine:   {_engine(db['engine'])}", file=out)
         print(f"    host:     {where}", file=out)
@@ -112,10 +122,24 @@ def _print_human(description: dict[str, Any], note: str | None, out: TextIO) -> 
         if db["test"]:
             test = ", ".join(f"{key}={value}" for key, value in db["test"].items())
             print(f"    test:     {test}", file=out)
+        if db["replica_of"]:
+            print(f"    replica_max_lag: {_lag(db['replica_max_lag'])}", file=out)
+        if db["replicas"]:
+            replicas = ", ".join(
+                f"{each['alias']} (replica_max_lag: {_lag(each['replica_max_lag'])})"
+                for each in db["replicas"]
+            )
+            print(f"    replicas: {replicas}", file=out)
         print(
             f"    conn_max_age={db['conn_max_age']} conn_health_checks={db['conn_health_checks']}"
             f" atomic_requests={db['atomic_requests']}"
             f" disable_server_side_cursors={db['disable_server_side_cursors']}",
+            file=out,
+        )
+    if any(db["replicas"] for db in description["databases"].values()):
+        print(
+            f"Replica pin: reads stay on the primary for {description['replica_pin_seconds']:g}s "
+            "after a client writes (DB_REPLICA_PIN_SECONDS)",
             file=out,
         )
     print("Routes:", file=out)
@@ -130,6 +154,11 @@ def _print_human(description: dict[str, Any], note: str | None, out: TextIO) -> 
         print(f"Apps on default: {', '.join(default_apps) or '(none)'}", file=out)
     if note:
         print(f"  note: {note}", file=out)
+
+
+def _lag(seconds: float | None) -> str:
+    """``2.5s``, or ``none`` when the replica takes reads whatever its lag."""
+    return "none" if seconds is None else f"{seconds:g}s"
 
 
 def _parser() -> argparse.ArgumentParser:

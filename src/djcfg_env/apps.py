@@ -2,8 +2,8 @@
 
 ``ready()`` is the one place djcfg-env changes Django's behaviour: it installs
 the features the ``DJCFG_ENV`` switches allow (:mod:`djcfg_env.orm.switches`),
-and re-reads the switches, the routes and the read-only aliases whenever a test
-overrides one of them (``setting_changed``).
+and re-reads the switches, the routes, the read-only aliases and the replicas
+whenever a test overrides one of them (``setting_changed``).
 """
 
 from __future__ import annotations

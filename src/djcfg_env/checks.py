@@ -16,11 +16,14 @@ run time, and says how to fix it. See docs/routing.md.
 ``djcfg_env.W002``      ForeignKey/OneToOneField to ContentType or to the user
                         model across aliases without ``db_constraint=False``
                         (in your own code E001 is reported for it too).
-``djcfg_env.W003``      An app with managed models routed to a read-only alias.
+``djcfg_env.W003``      An app with managed models routed to a read-only alias
+                        (not a replica: it has its primary's tables; W007).
 ``djcfg_env.E004``      ``DJCFG_ENV`` is not a dict of known switches with
                         boolean values.
 ``djcfg_env.W004``      A switched-on feature is not installed: this Django
                         version is outside the versions it supports.
+``djcfg_env.W007``      ``DB_ROUTE_<LABEL>`` routes an app directly to a read
+                        replica (``replica_of``): its writes are refused.
 ======================  =====================================================
 
 Where a model lives comes from :mod:`djcfg_env.orm.placement`, the same answer
@@ -52,6 +55,7 @@ __all__ = [
     "check_relations",
     "check_contrib_apps",
     "check_read_only_apps",
+    "check_replica_routes",
     "check_switches",
 ]
 
@@ -168,7 +172,9 @@ def _share(labels: Iterable[str], *, first: bool = False) -> str:
 
 
 @checks.register(checks.Tags.models, TAG)
-def check_relations(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+def check_relations(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     """E001, W002, W005, E002, W006: relations whose ends are on different aliases and cannot work so."""
     where = placement()
     # With CROSS_DATABASE_FOREIGN_KEYS installed, migrating creates no constraint across databases.
@@ -243,7 +249,8 @@ def check_relations(app_configs: Sequence[AppConfig] | None = None, **kwargs: An
             # The ends the through table really joins: itself, and what its foreign keys
             # point at (a generic link, as django-taggit's, joins no table of the tagged model).
             ends: list[type[Model]] = [through] + [
-                end for end in (model, target)
+                end
+                for end in (model, target)
                 if any(
                     f.related_model is end
                     for f in through._meta.local_fields
@@ -304,7 +311,9 @@ def _auth_contenttypes_split(where: Placement) -> bool:
 
 
 @checks.register(TAG)
-def check_contrib_apps(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+def check_contrib_apps(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     """W001: ``auth`` and ``contenttypes`` must share an alias."""
     where = placement()
     if not _auth_contenttypes_split(where):
@@ -328,7 +337,9 @@ def check_contrib_apps(app_configs: Sequence[AppConfig] | None = None, **kwargs:
 
 
 @checks.register(checks.Tags.models, TAG)
-def check_read_only_apps(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+def check_read_only_apps(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     """W003: an app routed to a read-only alias should have no managed models."""
     where = placement()
     read_only = where.read_only
@@ -337,7 +348,8 @@ def check_read_only_apps(app_configs: Sequence[AppConfig] | None = None, **kwarg
     messages: list[checks.CheckMessage] = []
     for config in _configs(app_configs):
         alias = where.app_alias(config.label)
-        if alias not in read_only:
+        if alias not in read_only or where.is_replica(alias):
+            # A replica has its primary's tables (by replication): W007 covers the route.
             continue
         managed = sorted(
             model._meta.label
@@ -366,7 +378,42 @@ def check_read_only_apps(app_configs: Sequence[AppConfig] | None = None, **kwarg
 
 
 @checks.register(TAG)
-def check_switches(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+def check_replica_routes(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """W007: a ``DB_ROUTE_*`` that sends an installed app directly to a read replica."""
+    where = placement()
+    if not where.replicas:
+        return []
+    installed = {config.label.lower() for config in apps.get_app_configs()}
+    messages: list[checks.CheckMessage] = []
+    for label, alias in sorted(where.rules.items()):
+        if label not in installed or not where.is_replica(alias):
+            continue  # an app that is not installed: E003
+        primary = where.primary_of[alias]
+        variable = route_variable(label)
+        messages.append(
+            checks.Warning(
+                f"{variable} routes the app '{label}' directly to '{alias}', a read replica of "
+                f"'{primary}': every query of the app goes to that replica (never to "
+                f"'{primary}', whatever the replica's lag), and its writes are refused.",
+                hint=(
+                    f"Route the app to the primary instead ({_route_to(label, primary)}): its "
+                    f"writes then go to '{primary}' and its reads to the replicas. If the app only "
+                    f"reads (a read-only reporting app), keep the route and silence this warning "
+                    f'with SILENCED_SYSTEM_CHECKS = ["djcfg_env.W007"].'
+                ),
+                obj=variable,
+                id="djcfg_env.W007",
+            )
+        )
+    return messages
+
+
+@checks.register(TAG)
+def check_switches(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     """E004: ``DJCFG_ENV`` holds only known switches, each True or False; W004: unsupported Django."""
     messages: list[checks.CheckMessage] = [
         checks.Error(message, hint=hint, obj=switches.SETTING, id="djcfg_env.E004")
@@ -389,7 +436,9 @@ def check_switches(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 
 
 @checks.register(TAG)
-def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+def check_settings(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     """E005, E006: DATABASES and DATABASE_ROUTERS still match what the environment gave."""
     messages: list[checks.CheckMessage] = []
     rules = dict(getattr(settings, "DATABASE_ROUTING_RULES", None) or {})

@@ -9,10 +9,16 @@ from typing import Any
 
 from .grammar import DEFAULT_ALIAS, route_variable
 
-__all__ = ["Settings", "ROUTER", "freeze", "thaw"]
+__all__ = ["Settings", "ROUTER", "DEFAULT_REPLICA_PIN_SECONDS", "freeze", "thaw"]
 
 #: The router the settings put in ``DATABASE_ROUTERS``.
 ROUTER = "djcfg_env.router.AppDatabaseRouter"
+#: The exception reporter filter and reporter the settings name: no secret on Django's error
+#: page or in its error reports (:mod:`djcfg_env.reporting`).
+EXCEPTION_REPORTER_FILTER = "djcfg_env.reporting.SecretsExceptionReporterFilter"
+EXCEPTION_REPORTER = "djcfg_env.reporting.SecretsExceptionReporter"
+#: ``DB_REPLICA_PIN_SECONDS`` when it is not set (django-multidb-router's 15 seconds).
+DEFAULT_REPLICA_PIN_SECONDS = 15.0
 
 
 def freeze(value: Any) -> Any:
@@ -40,7 +46,7 @@ class Settings:
 
     Immutable: the upper-case properties return fresh copies in the shapes
     Django expects, so a caller may change what it gets without changing this.
-    ``repr()`` shows aliases and routes, never a password or the secret key.
+    ``repr()`` shows aliases, routes and replicas (if any), never a password or the secret key.
     """
 
     __slots__ = (
@@ -52,6 +58,9 @@ class Settings:
         "allowed_hosts",
         "sources",
         "route_variables",
+        "replicas",
+        "replica_max_lag",
+        "replica_pin_seconds",
     )
 
     #: alias -> Django connection settings (``default`` first), read-only.
@@ -67,6 +76,13 @@ class Settings:
     sources: Mapping[str, str]
     #: app label -> the route variable as it was written (``DB_ROUTE_Blog``).
     route_variables: Mapping[str, str]
+    #: primary alias -> its replica aliases (``replica_of``), in ``DATABASES`` order; only
+    #: primaries with replicas.
+    replicas: Mapping[str, tuple[str, ...]]
+    #: replica alias -> ``replica_max_lag`` in seconds (only replicas that set it).
+    replica_max_lag: Mapping[str, float]
+    #: ``DB_REPLICA_PIN_SECONDS``: how long a client's reads stay on the primary after a write.
+    replica_pin_seconds: float
 
     def __init__(
         self,
@@ -79,6 +95,9 @@ class Settings:
         allowed_hosts: tuple[str, ...],
         sources: Mapping[str, str],
         route_variables: Mapping[str, str] | None = None,
+        replicas: Mapping[str, tuple[str, ...]] | None = None,
+        replica_max_lag: Mapping[str, float] | None = None,
+        replica_pin_seconds: float = DEFAULT_REPLICA_PIN_SECONDS,
     ) -> None:
         set_ = object.__setattr__
         set_(self, "databases", freeze(databases))
@@ -94,6 +113,17 @@ class Settings:
             "route_variables",
             MappingProxyType({label: written.get(label, route_variable(label)) for label in self.routes}),
         )
+        set_(
+            self,
+            "replicas",
+            MappingProxyType({primary: tuple(each) for primary, each in (replicas or {}).items() if each}),
+        )
+        set_(
+            self,
+            "replica_max_lag",
+            MappingProxyType({k: float(v) for k, v in (replica_max_lag or {}).items()}),
+        )
+        set_(self, "replica_pin_seconds", float(replica_pin_seconds))
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"Settings is immutable: cannot set {name!r}")
@@ -126,6 +156,18 @@ class Settings:
         return self.read_only_aliases
 
     @property
+    def DATABASE_REPLICAS(self) -> dict[str, list[str]]:  # noqa: N802
+        return {primary: list(each) for primary, each in self.replicas.items()}
+
+    @property
+    def DATABASE_REPLICA_MAX_LAG(self) -> dict[str, float]:  # noqa: N802
+        return dict(self.replica_max_lag)
+
+    @property
+    def DB_REPLICA_PIN_SECONDS(self) -> float:  # noqa: N802
+        return self.replica_pin_seconds
+
+    @property
     def SECRET_KEY(self) -> str:  # noqa: N802
         return self.secret_key
 
@@ -137,15 +179,28 @@ class Settings:
     def ALLOWED_HOSTS(self) -> list[str]:  # noqa: N802
         return list(self.allowed_hosts)
 
+    @property
+    def DEFAULT_EXCEPTION_REPORTER_FILTER(self) -> str:  # noqa: N802
+        return EXCEPTION_REPORTER_FILTER
+
+    @property
+    def DEFAULT_EXCEPTION_REPORTER(self) -> str:  # noqa: N802
+        return EXCEPTION_REPORTER
+
     #: The upper-case names :meth:`as_django_settings` returns.
     SETTING_NAMES = (
         "DATABASES",
         "DATABASE_ROUTERS",
         "DATABASE_ROUTING_RULES",
         "READ_ONLY_DATABASES",
+        "DATABASE_REPLICAS",
+        "DATABASE_REPLICA_MAX_LAG",
+        "DB_REPLICA_PIN_SECONDS",
         "SECRET_KEY",
         "DEBUG",
         "ALLOWED_HOSTS",
+        "DEFAULT_EXCEPTION_REPORTER_FILTER",
+        "DEFAULT_EXCEPTION_REPORTER",
     )
 
     def as_django_settings(self) -> dict[str, Any]:
@@ -160,9 +215,22 @@ class Settings:
         """The alias an app's models live on (``default`` when not routed)."""
         return self.routes.get(app_label.lower(), DEFAULT_ALIAS)
 
+    @property
+    def primary_of(self) -> Mapping[str, str]:
+        """replica alias -> the primary it replicates (``replica_of``)."""
+        return MappingProxyType(
+            {replica: primary for primary, each in self.replicas.items() for replica in each}
+        )
+
     def __repr__(self) -> str:
         routes = ", ".join(f"{app}->{alias}" for app, alias in self.routes.items())
+        # Replicas only when there are some (replica -> its primary).
+        replicas = ", ".join(
+            f"{replica}->{primary}" for primary, each in self.replicas.items() for replica in each
+        )
         return (
             f"<Settings aliases=[{', '.join(self.databases)}] routes=[{routes}] "
-            f"read_only=[{', '.join(sorted(self.read_only_aliases))}] debug={self.debug}>"
+            f"read_only=[{', '.join(sorted(self.read_only_aliases))}] "
+            + (f"replicas=[{replicas}] " if replicas else "")
+            + f"debug={self.debug}>"
         )

@@ -9,11 +9,11 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Iterable, Iterator, Mapping
-from types import MappingProxyType, TracebackType
+from types import FrameType, MappingProxyType, TracebackType
 
 from django.core.exceptions import ImproperlyConfigured
 
-__all__ = ["ConfigError", "Problems", "report_if_fatal"]
+__all__ = ["ConfigError", "Problems", "report_if_fatal", "server_exit_code"]
 
 #: variable name -> messages about it (no values, ever).
 Problems = Mapping[str, tuple[str, ...]]
@@ -117,6 +117,32 @@ def report_if_fatal(error: ConfigError | None) -> None:
             sys.stderr.write("".join(traceback.format_exception_only(type(error), error)))
 
         sys.excepthook = excepthook
+
+
+#: gunicorn's functions that load the application (not those that serve a request).
+_GUNICORN_LOADING = frozenset({"wsgi", "load", "load_wsgiapp", "import_app"})
+
+
+def server_exit_code() -> int | None:
+    """The exit code that stops the server importing the settings, when it would repeat the problems.
+
+    gunicorn logs an exception that stops a worker from booting, traceback and
+    message, then prints the message again: the problem list would appear twice.
+    So when gunicorn is loading the application (a worker booting, or the master
+    with ``--preload``), the settings module prints the list itself, once,
+    and ends the process with gunicorn's "App failed to load" code (4), on which
+    gunicorn stops instead of booting the next worker. ``None`` elsewhere.
+    """
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        if (
+            str(frame.f_globals.get("__name__", "")).startswith("gunicorn.")
+            and frame.f_code.co_name in _GUNICORN_LOADING
+        ):
+            arbiter = getattr(sys.modules.get("gunicorn.arbiter"), "Arbiter", None)
+            return int(getattr(arbiter, "APP_LOAD_ERROR", 4))
+        frame = frame.f_back
+    return None
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:

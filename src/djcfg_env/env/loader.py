@@ -15,13 +15,16 @@ from typing import Any, cast
 import marshmallow as ma
 from environs import Env, EnvValidationError
 
-from .config import Settings
+from .config import DEFAULT_REPLICA_PIN_SECONDS, Settings
 from .errors import ConfigError
-from .grammar import DEFAULT_URL_VARIABLE, URL_PREFIX, discover
-from .schema import AliasName, DatabaseUrl, HostList, StrictBoolean
-from .urls import NOT_TEXT, UrlError, interpolate, is_text
+from .grammar import DEFAULT_ALIAS, DEFAULT_URL_VARIABLE, URL_PREFIX, discover
+from .schema import AliasName, DatabaseUrl, HostList, ReplicaPinSeconds, StrictBoolean
+from .urls import NOT_TEXT, UrlError, _close_matches, interpolate, is_text
 
-__all__ = ["load", "DEBUG_SECRET_KEY"]
+__all__ = ["load", "DEBUG_SECRET_KEY", "REPLICA_PIN_VARIABLE"]
+
+#: How long a client's reads of a primary stay on it after the client writes there.
+REPLICA_PIN_VARIABLE = "DB_REPLICA_PIN_SECONDS"
 
 #: Used only when DEBUG is true and SECRET_KEY is not set.
 DEBUG_SECRET_KEY = "django-insecure-djcfg-env-debug-only-never-in-production"
@@ -58,8 +61,14 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
     # Undecodable bytes (kept by Python as surrogates) reach no driver and break every encoder.
     unusable = {
         variable
-        for variable in [*found.alias_variables.values(), *found.route_variables.values(),
-                         "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS"]
+        for variable in [
+            *found.alias_variables.values(),
+            *found.route_variables.values(),
+            "SECRET_KEY",
+            "DEBUG",
+            "ALLOWED_HOSTS",
+            REPLICA_PIN_VARIABLE,
+        ]
         if variable in environ and not is_text(environ[variable])
     }
     for variable in sorted(unusable):
@@ -71,27 +80,35 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         )
     databases: dict[str, Mapping[str, Any]] = {}
     read_only: set[str] = set()
+    #: replica alias -> the primary its replica_of names (checked below).
+    replica_of: dict[str, str] = {}
+    replica_max_lag: dict[str, float] = {}
     for alias, variable in found.alias_variables.items():
         if variable in unusable:
             continue
         try:
-            config, is_read_only = _DATABASE_URL.deserialize(interpolate(environ[variable], environ))
+            resolved = _DATABASE_URL.deserialize(interpolate(environ[variable], environ))
         except UrlError as error:
             problems[variable].append(str(error))
             continue
         except ma.ValidationError as error:
             problems[variable].extend(_messages(error))
             continue
-        databases[alias] = config
-        if is_read_only:
+        databases[alias] = resolved.config
+        if resolved.read_only:
             read_only.add(alias)
+        if resolved.replica_of is not None:
+            replica_of[alias] = resolved.replica_of
+            if resolved.replica_max_lag is not None:
+                replica_max_lag[alias] = resolved.replica_max_lag
 
     routes: dict[str, str] = {}
     # 'default' always counts as defined: a missing DATABASE_URL is its own problem.
     defined = {"default", *found.alias_variables}
+    _check_replicas(replica_of, found.alias_variables, defined, problems)
     for alias, config in databases.items():
         mirror = (config.get("TEST") or {}).get("MIRROR")
-        if mirror is None:
+        if mirror is None or alias in replica_of:  # a replica's mirror is its replica_of
             continue
         variable = found.alias_variables[alias]
         if mirror == alias:
@@ -139,6 +156,8 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
             "(or set DEBUG=true for local development)."
         )
     allowed_hosts = env.host_list("ALLOWED_HOSTS", [])
+    env.add_parser_from_field("pin_seconds", ReplicaPinSeconds)
+    pin_seconds = env.pin_seconds(REPLICA_PIN_VARIABLE, DEFAULT_REPLICA_PIN_SECONDS)
 
     try:
         env.seal()
@@ -149,8 +168,13 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
             problems[variable].extend(messages)
     if problems:
         raise ConfigError(problems) from None
+    ordered = dict(sorted(databases.items(), key=lambda item: item[0] != "default"))
+    replicas: dict[str, list[str]] = {}
+    for alias in ordered:  # in DATABASES order
+        if alias in replica_of:
+            replicas.setdefault(replica_of[alias], []).append(alias)
     return Settings(
-        databases=dict(sorted(databases.items(), key=lambda item: item[0] != "default")),
+        databases=ordered,
         routes=dict(sorted(routes.items())),
         read_only_aliases=frozenset(read_only),
         secret_key=secret_key or DEBUG_SECRET_KEY,
@@ -158,7 +182,55 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         allowed_hosts=tuple(allowed_hosts or ()),
         sources=found.alias_variables,
         route_variables={label: found.route_variables[label] for label in routes},
+        replicas={primary: tuple(replicas[primary]) for primary in ordered if primary in replicas},
+        replica_max_lag=replica_max_lag,
+        replica_pin_seconds=float(pin_seconds),
     )
+
+
+def _check_replicas(
+    replica_of: Mapping[str, str],
+    variables: Mapping[str, str],
+    defined: set[str],
+    problems: dict[str, list[str]],
+) -> None:
+    """Each ``replica_of`` must name another alias that is defined and is no replica itself."""
+    # default as a replica is its own problem: its replicas are not reported again for it.
+    replicas = {alias: primary for alias, primary in replica_of.items() if alias != DEFAULT_ALIAS}
+    for alias, primary in replica_of.items():
+        variable = variables[alias]
+        if alias == DEFAULT_ALIAS:
+            problems[variable].append(
+                "parameter replica_of makes the default database a replica; default must be "
+                "writable (unrouted apps live there): define the replica with "
+                f"{URL_PREFIX}<NAME> and replica_of=default, and give DATABASE_URL the primary's URL."
+            )
+        elif primary == alias:
+            problems[variable].append(
+                "parameter replica_of names this alias itself; a database cannot be a replica of "
+                "itself: name the primary it replicates (e.g. default), or remove replica_of."
+            )
+        elif primary not in defined:
+            candidates = sorted(defined - {alias} - set(replicas))
+            close = _close_matches(primary, candidates, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            problems[variable].append(
+                f"parameter replica_of names an alias that is not defined{hint}; set it to the "
+                f"primary this database replicates, one of the defined aliases "
+                f"({', '.join(candidates) or 'default'}), or define that alias with "
+                f"{URL_PREFIX}<NAME>."
+            )
+        elif primary in replicas and replicas[primary] == alias:
+            problems[variable].append(
+                f"parameter replica_of names '{primary}', whose replica_of names this alias: two "
+                "databases cannot replicate each other; remove replica_of from the primary's URL."
+            )
+        elif primary in replicas:
+            problems[variable].append(
+                f"parameter replica_of names '{primary}', which is itself a replica (of "
+                f"'{replicas[primary]}'); replicas of replicas are not supported: set "
+                f"replica_of={replicas[primary]} (the primary both replicate)."
+            )
 
 
 def _messages(error: ma.ValidationError) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import django
 import marshmallow as ma
@@ -19,9 +19,13 @@ from .urls import UrlError, is_postgresql, parse_url
 __all__ = [
     "StrictBoolean",
     "ConnMaxAge",
+    "Seconds",
+    "ReplicaMaxLag",
+    "ReplicaPinSeconds",
     "HostList",
     "AliasName",
     "DatabaseUrl",
+    "ResolvedUrl",
     "ConnectionParameters",
     "POSTGRES_READ_ONLY_OPTION",
     "MYSQL_READ_ONLY_COMMAND",
@@ -73,6 +77,70 @@ class ConnMaxAge(ma.fields.Field):
                 raise self.make_error("too_large")
             return int(text)
         raise self.make_error("invalid")
+
+
+#: A plain decimal number: digits, at most one decimal point (no sign, exponent or unit).
+_DECIMAL = re.compile(r"(\d*)(?:\.(\d*))?\Z", re.ASCII)
+
+
+class Seconds(ma.fields.Field):
+    """A number of seconds: a plain decimal (``30``, ``2.5``), finite and not huge.
+
+    ``positive`` refuses 0 as well. Messages never repeat the value; a subclass
+    words them for its variable or parameter.
+    """
+
+    positive = False
+    default_error_messages = {
+        "invalid": "is not a number of seconds; write a number >= 0 (e.g. 15 or 2.5), "
+        "without a sign, exponent or unit.",
+        "zero": "is 0; write a number of seconds greater than 0.",
+        "too_large": "is too large a number of seconds; write at most 18 digits before the decimal point.",
+        "too_precise": "has more than 9 digits after the decimal point; write at most 9 (e.g. 2.5).",
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            seconds = float(value)  # a default given in code
+            if not 0 <= seconds < 1e18:
+                raise self.make_error("invalid")
+        else:
+            text = str(value).strip()
+            match = _DECIMAL.match(text)
+            if not match or not (match.group(1) or match.group(2)):
+                raise self.make_error("invalid")
+            whole, fraction = match.group(1), match.group(2) or ""
+            if len(whole.lstrip("0")) > 18:  # beyond any real delay (thousands of digits too)
+                raise self.make_error("too_large")
+            if len(fraction) > 9:
+                raise self.make_error("too_precise")
+            seconds = float(text)
+        if self.positive and seconds == 0:
+            raise self.make_error("zero")
+        return seconds
+
+
+class ReplicaMaxLag(Seconds):
+    """``replica_max_lag``: the replay lag, in seconds (> 0), above which reads leave a replica."""
+
+    positive = True
+    default_error_messages = {
+        "invalid": "is not a number of seconds; write a number greater than 0 (e.g. 30 or "
+        "2.5), without a sign, exponent or unit.",
+        "zero": "is 0; write the replay lag in seconds above which reads leave this replica, "
+        "greater than 0 (e.g. 30), or remove replica_max_lag to keep the replica in rotation "
+        "whatever its lag.",
+    }
+
+
+class ReplicaPinSeconds(Seconds):
+    """``DB_REPLICA_PIN_SECONDS``: how long a client's reads stay on the primary after it writes."""
+
+    default_error_messages = {
+        "invalid": "is not a number of seconds; write a number >= 0 (e.g. 15, the default, "
+        "or 2.5; 0 turns off reading from the primary after a write), without a sign, "
+        "exponent or unit.",
+    }
 
 
 _HOST = re.compile(r"(\*|\.?[A-Za-z0-9_\-.]+|\[[0-9A-Fa-f:.]+\])(:\d+)?\Z")
@@ -156,6 +224,21 @@ class MirrorAlias(ma.fields.String):
         return text.lower()
 
 
+class ReplicaOf(ma.fields.String):
+    """``replica_of``: the primary alias this alias replicates (checked against the others by load())."""
+
+    default_error_messages = {
+        "invalid": "is not an alias name; set it to the alias of the primary database this "
+        "one is a streaming replica of (e.g. default), or remove it.",
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if not re.match(r"[A-Za-z_][A-Za-z0-9_]*\Z", text):
+            raise self.make_error("invalid")
+        return text.lower()
+
+
 class ConnectionParameters(ma.Schema):
     """The reserved query parameters of one database URL."""
 
@@ -167,6 +250,8 @@ class ConnectionParameters(ma.Schema):
     read_only = StrictBoolean()
     test_name = TestName()
     test_mirror = MirrorAlias()
+    replica_of = ReplicaOf()
+    replica_max_lag = ReplicaMaxLag()
 
 
 _PARAMETERS = ConnectionParameters()
@@ -175,16 +260,36 @@ _SUPPORTS_POOL = django.VERSION >= (5, 1)
 _MYSQL_BACKENDS = frozenset({"django.db.backends.mysql", "django.contrib.gis.db.backends.mysql"})
 
 
+class _Roles(NamedTuple):
+    """What the reserved parameters say about an alias's role (besides its settings)."""
+
+    read_only: bool = False
+    #: ``replica_of``: the primary alias (not yet checked against the others), or None.
+    replica_of: str | None = None
+    #: ``replica_max_lag``, in seconds, or None.
+    replica_max_lag: float | None = None
+
+
+class ResolvedUrl(NamedTuple):
+    """One URL resolved: the frozen connection settings and the alias's role."""
+
+    config: Mapping[str, Any]
+    #: ``read_only=true``, or ``replica_of`` (a replica is read-only).
+    read_only: bool
+    #: The primary alias ``replica_of`` names (checked against the others by load()), or None.
+    replica_of: str | None = None
+    #: ``replica_max_lag`` in seconds, or None.
+    replica_max_lag: float | None = None
+
+
 class DatabaseUrl(ma.fields.Field):
-    """One (already interpolated) database URL -> (frozen connection settings, read-only?).
+    """One (already interpolated) database URL -> :class:`ResolvedUrl`.
 
     Parsed with dj-database-url; the reserved query parameters are validated by
     :class:`ConnectionParameters` and applied. Results are cached per URL.
     """
 
-    def _deserialize(
-        self, value: Any, attr: str | None, data: Any, **kwargs: Any
-    ) -> tuple[Mapping[str, Any], bool]:
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> ResolvedUrl:
         try:
             return _resolve(str(value))
         except UrlError as error:
@@ -192,10 +297,10 @@ class DatabaseUrl(ma.fields.Field):
 
 
 @functools.lru_cache(maxsize=1024)
-def _resolve(url: str) -> tuple[Mapping[str, Any], bool]:
+def _resolve(url: str) -> ResolvedUrl:
     config, reserved = parse_url(url)
-    read_only = _apply_parameters(config, reserved)
-    return freeze(config), read_only
+    roles = _apply_parameters(config, reserved)
+    return ResolvedUrl(freeze(config), roles.read_only, roles.replica_of, roles.replica_max_lag)
 
 
 #: What ``read_only=true`` adds to a PostgreSQL alias's ``OPTIONS["options"]``.
@@ -232,11 +337,13 @@ def _has_psycopg_pool() -> bool:
     return importlib.util.find_spec("psycopg_pool") is not None
 
 
-def _apply_parameters(config: dict[str, Any], reserved: Mapping[str, list[str]]) -> bool:
+def _apply_parameters(config: dict[str, Any], reserved: Mapping[str, list[str]]) -> _Roles:
     """Validate the reserved query parameters and apply them to ``config``.
 
-    Returns whether the alias is read-only. Raises ValidationError with one
-    message per bad parameter, each naming the parameter.
+    Returns the alias's role: read-only (``read_only=true`` or ``replica_of``: a
+    replica gets the same read-only session), the primary it replicates, its
+    maximum lag. Raises ValidationError with one message per bad parameter, each
+    naming the parameter.
     """
     config.update(
         CONN_MAX_AGE=0,
@@ -245,7 +352,7 @@ def _apply_parameters(config: dict[str, Any], reserved: Mapping[str, list[str]])
         DISABLE_SERVER_SIDE_CURSORS=False,
     )
     if not reserved:
-        return False
+        return _Roles()
     messages = [
         f"parameter {name} is given {len(values)} times; give it once."
         for name, values in reserved.items()
@@ -276,6 +383,23 @@ def _apply_parameters(config: dict[str, Any], reserved: Mapping[str, list[str]])
                 "parameter pool cannot be combined with conn_max_age (persistent "
                 "connections); remove conn_max_age or pool."
             )
+    replica_of = params.get("replica_of")
+    if replica_of is not None:
+        if params.get("read_only") is False:
+            messages.append(
+                "parameter read_only=false contradicts replica_of: a streaming replica is "
+                "read-only; remove read_only=false (replica_of makes the alias read-only)."
+            )
+        if params.get("test_mirror", replica_of) != replica_of:
+            messages.append(
+                "parameter test_mirror names another alias than replica_of; under test a "
+                "replica mirrors its primary: remove test_mirror (replica_of sets it)."
+            )
+    elif "replica_max_lag" in reserved and "replica_of" not in reserved:
+        messages.append(
+            "parameter replica_max_lag is given without replica_of; it applies only to a "
+            "replica: add replica_of=<primary alias>, or remove replica_max_lag."
+        )
     if messages:
         raise ma.ValidationError(messages)
     for name in ("conn_max_age", "conn_health_checks", "atomic_requests", "disable_server_side_cursors"):
@@ -283,10 +407,12 @@ def _apply_parameters(config: dict[str, Any], reserved: Mapping[str, list[str]])
             config[name.upper()] = params[name]
     if params.get("pool"):
         options["pool"] = True
+    if replica_of is not None:
+        params["test_mirror"] = replica_of  # under test a replica uses its primary's database
     test = {key: params[name] for name, key in (("test_name", "NAME"), ("test_mirror", "MIRROR")) if name in params}
     if test:
         config["TEST"] = test
-    read_only = bool(params.get("read_only"))
+    read_only = bool(params.get("read_only")) or replica_of is not None
     if read_only and is_postgresql(config):
         flag = POSTGRES_READ_ONLY_OPTION
         existing = options.get("options")
@@ -297,4 +423,4 @@ def _apply_parameters(config: dict[str, Any], reserved: Mapping[str, list[str]])
         flag = MYSQL_READ_ONLY_COMMAND
         existing = str(options.get("init_command") or "").strip().rstrip(";").rstrip()
         options["init_command"] = f"{existing}; {flag}" if existing else flag
-    return read_only
+    return _Roles(read_only, replica_of, params.get("replica_max_lag"))

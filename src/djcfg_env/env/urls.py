@@ -32,6 +32,8 @@ RESERVED_PARAMETERS = (
     "read_only",
     "test_name",
     "test_mirror",
+    "replica_of",
+    "replica_max_lag",
 )
 
 MASK = "***"
@@ -84,16 +86,16 @@ def is_text(value: str) -> bool:
 
 NOT_TEXT = (
     "has bytes that are not UTF-8 text (the environment holds them as they are, and no driver "
-    "can use them); set it again as UTF-8 text, percent-encoding any special byte of a URL "
-    "(%FF)."
+    "can use them); set it again as UTF-8 text (in a URL, percent-encode the UTF-8 bytes of a "
+    "special character: \u00e9 is %C3%A9)."
 )
 
 
 def interpolate(template: str, environ: Mapping[str, str]) -> str:
     """Replace ``${NAME}`` with ``environ[NAME]`` (``$${`` is a literal ``${``).
 
-    References in the user-info part (user and password) are percent-encoded so
-    that any character works there. Replaced text is not scanned again. Raises
+    References in the user-info part (user and password) and in query parameter
+    values are percent-encoded so that any character works there. Replaced text is not scanned again. Raises
     :class:`UrlError` naming every missing variable, or a malformed reference.
     """
     if "$" not in template:
@@ -143,11 +145,25 @@ def _compile(template: str) -> tuple[tuple[str, str | None, bool], ...] | str:
                 "has a malformed ${...} reference; write ${NAME} with NAME a variable "
                 "name, or $${ for a literal '${'."
             )
-        segments.append(("".join(literal), name, match.start() < userinfo_end))
+        encode = match.start() < userinfo_end or _in_query_value(template, match.start())
+        segments.append(("".join(literal), name, encode))
         literal = []
     literal.append(template[position:])
     segments.append(("".join(literal), None, False))
     return tuple(segments)
+
+
+def _in_query_value(template: str, position: int) -> bool:
+    """Whether ``position`` is in the value of a query parameter (after ``name=``) of a URL template.
+
+    A value put in there as it is would be cut by an ``&`` (the rest read as another
+    parameter, and shown unmasked) or changed by a ``+`` or ``%``.
+    """
+    start = template.find("://")
+    query = template.find("?", start + 3) if start >= 0 else -1
+    if query < 0 or position < query:
+        return False
+    return "=" in template[query + 1 : position].rpartition("&")[2]
 
 
 def _userinfo_end(template: str) -> int:
@@ -210,6 +226,12 @@ def parse_url(url: str) -> tuple[dict[str, Any], dict[str, list[str]]]:
         )
     if "\x00" in url:
         raise UrlError(_NUL_MESSAGE.format(where="the URL"))
+    if any(character in url for character in "\t\r\n"):
+        # urlsplit (and so dj-database-url) deletes them wherever they are: p<TAB>w would be pw.
+        raise UrlError(
+            "has a tab or a line break inside it, which would be silently deleted (a password "
+            "p<TAB>w would become pw); remove it, or percent-encode it (%09, %0A, %0D)."
+        )
     if url == _SQLITE_MEMORY:
         # dj-database-url's special case: ':memory:' is not a host and a port.
         return _parsed(url), {}
@@ -227,6 +249,8 @@ def parse_url(url: str) -> tuple[dict[str, Any], dict[str, list[str]]]:
             "contains '#', which would cut the URL short; percent-encode it as %23 "
             "(or put the password in a variable and write ${NAME})."
         )
+    if not _escapes_are_utf8(url):
+        raise UrlError(_NOT_UTF8_ESCAPE)
     split = _split(url)
     if scheme not in _SQLITE_SCHEMES:  # a file path may hold an '@'
         _reject_misplaced_password(split)
@@ -256,6 +280,23 @@ def parse_url(url: str) -> tuple[dict[str, Any], dict[str, list[str]]]:
             f"{scheme}://user:password@host:5432/mydb."
         )
     return config, reserved
+
+
+_NOT_UTF8_ESCAPE = (
+    "has a percent-encoded byte that is not part of UTF-8 text (such as %FF); it would reach the "
+    "database as the replacement character U+FFFD, not as that byte. Percent-encode the UTF-8 "
+    "bytes of the character you mean (\u00e9 is %C3%A9), or put the value in a variable and write "
+    "${NAME}."
+)
+
+
+def _escapes_are_utf8(url: str) -> bool:
+    """Whether every ``%XX`` sequence decodes as UTF-8 (dj-database-url would put U+FFFD instead)."""
+    try:
+        unquote(url, errors="strict")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 _NUL_MESSAGE = (
@@ -289,6 +330,9 @@ def _reject_misplaced_password(split: SplitResult) -> None:
     if "@" in path:
         raise UrlError(_MISPLACED_PASSWORD.format(why="an '@' after the host part"))
     netloc = split.netloc
+    if "@" not in netloc and "@" in split.query:
+        # postgres://app:5432/x?a=s3cret@db/main: the password's tail would be a parameter.
+        raise UrlError(_MISPLACED_PASSWORD.format(why="an '@' after the host part, in the parameters"))
     if "@" not in netloc and netloc.rpartition("]")[2].endswith(":") and not netloc.startswith("/"):
         raise UrlError(_MISPLACED_PASSWORD.format(why="a user part ending in ':' and no '@'"))
 
@@ -323,6 +367,15 @@ def _reject_repeated_driver_parameters(raw: Mapping[str, list[str]]) -> None:
         raise UrlError(f"has {shown} given {len(values)} times; give each parameter once.")
 
 
+_BRACKETED_HOST = re.compile(r"\[[^\[\]]*\](?::[^\[\]]*)?\Z")
+
+
+def _brackets_hold_the_whole_host(netloc: str) -> bool:
+    """Whether an IPv6 ``[...]`` is the whole host: urlsplit reads ``x[::1]y`` as ``::1``."""
+    host = netloc.rpartition("@")[2]
+    return ("[" not in host and "]" not in host) or _BRACKETED_HOST.match(host) is not None
+
+
 def _split(url: str) -> SplitResult:
     """``urlsplit`` with the port checked; the error carries no part of the URL.
 
@@ -335,7 +388,8 @@ def _split(url: str) -> SplitResult:
     except ValueError:
         pass
     else:
-        return split
+        if _brackets_hold_the_whole_host(split.netloc):
+            return split
     raise UrlError(
         "cannot be read as a URL; check the port (a number from 0 to 65535) and the "
         "brackets around an IPv6 host, and percent-encode @ : / # ? % in the user "
@@ -396,7 +450,12 @@ def _check_option_names(options: Mapping[str, Any], config: Mapping[str, Any]) -
 
 #: ``name=value`` inside an option's text: libpq's ``options=-c app.token=...``, a ``dsn=``
 #: connection string, a MySQL ``init_command`` ``SET @key = '...'``.
-_EMBEDDED = re.compile(r"""([A-Za-z_@][\w.@-]*)\s*=\s*('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\s;,]+)""")
+#: A name starts a run of name characters (the lookbehind, and the skipped digits, dots and dashes
+#: a name cannot start with): without that, a long run with no '=' costs quadratic time.
+_EMBEDDED = re.compile(
+    r"""(?<![\w.@-])(?:(?![A-Za-z_@])[\w.@-])*"""
+    r"""([A-Za-z_@][\w.@-]*)\s*=\s*('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|(?:\\.|[^\s\\])+)"""
+)
 
 
 def _embedded_secrets(text: str) -> list[tuple[int, int]]:
@@ -413,8 +472,20 @@ def secret_values(config: Mapping[str, Any]) -> list[str]:
             if value not in (None, ""):
                 found.append(str(value))
         elif isinstance(value, str):
-            found.extend(value[start:end].strip("'\"") for start, end in _embedded_secrets(value))
-    return [secret for secret in found if secret]
+            for start, end in _embedded_secrets(value):
+                found.extend(_readings(value[start:end]))
+    return list(dict.fromkeys(secret for secret in found if secret))
+
+
+def _readings(token: str) -> list[str]:
+    """What a ``name=value`` token's value may be to the server that reads it: the token itself,
+    unquoted, unescaped (libpq's ``\\ ``), and cut at a ``;`` or ``,`` (a MySQL statement or a
+    list ending there), so that a server's error quoting any of them is masked too."""
+    token = token.strip("'\"")
+    readings = [token, re.sub(r"\\(.)", r"\1", token)]
+    for separator in ";,":
+        readings.extend(reading.split(separator, 1)[0] for reading in list(readings))
+    return readings
 
 
 def _masked_text(text: str) -> str:

@@ -21,6 +21,10 @@ its model lives on:
   An error anywhere rolls every database back. The commits happen one after
   the other (no two-phase commit): if a database fails *at commit*, the
   databases committed before it keep their changes (see docs/relations.md).
+  Django's ``delete()`` sets each deleted instance's primary key to None; when
+  a database rolls back, its instances get their primary key back (as plain
+  Django leaves it when its commit fails), so the same ``.delete()`` can be
+  run again on the same instance.
 
 The admin's delete confirmation page collects with ``NestedObjects``, a
 ``Collector`` subclass, so it gets the same: its siblings share the tree of
@@ -47,6 +51,7 @@ from django.db.models.deletion import Collector, RestrictedError
 
 from .placement import home_alias, placement
 from .readonly import ensure_writable
+from .replicas import primary_of
 from .switches import Feature, Patch
 
 __all__ = ["FEATURE"]
@@ -90,7 +95,7 @@ def _collector_for(collector: Collector, objs: object) -> Collector:
     """
     if not isinstance(objs, QuerySet):
         return collector
-    alias = objs.db
+    alias = primary_of(objs.db)  # rows read from a replica are deleted on its primary
     if alias == collector.using:
         return collector
     group = _group(collector)
@@ -218,16 +223,48 @@ def _delete(self: Collector, *args: Any, **kwargs: Any) -> tuple[int, dict[str, 
             ensure_writable(model, collector.using, "delete")
     counts: Counter[str] = Counter()
     total = 0
-    with contextlib.ExitStack() as stack:
-        # Every database's transaction is open before the first DELETE, and
-        # none commits before the last one ran: an error rolls all of them back.
-        for alias in group.members:
-            stack.enter_context(transaction.atomic(using=alias, savepoint=False))
-        for collector in [*siblings, self]:
-            deleted, per_model = _originals["delete"](collector, *args, **kwargs)
-            total += deleted
-            counts.update(per_model)
+    keys = {alias: _primary_keys(collector) for alias, collector in group.members.items()}
+    committed: set[str] = set()
+    try:
+        with contextlib.ExitStack() as stack:
+            # Every database's transaction is open before the first DELETE, and
+            # none commits before the last one ran: an error rolls all of them back.
+            for alias in group.members:
+                # Pushed before its atomic, so it runs after that atomic's exit:
+                # no exception there means this database committed.
+                stack.push(_committed_marker(committed, alias))
+                stack.enter_context(transaction.atomic(using=alias, savepoint=False))
+            for collector in [*siblings, self]:
+                deleted, per_model = _originals["delete"](collector, *args, **kwargs)
+                total += deleted
+                counts.update(per_model)
+    except BaseException:
+        # Django cleared the primary key of every instance it deleted; in the
+        # databases that rolled back those rows are still there.
+        for alias, saved in keys.items():
+            if alias not in committed:
+                for instance, attname, value in saved:
+                    setattr(instance, attname, value)
+        raise
     return total, dict(counts)
+
+
+def _primary_keys(collector: Collector) -> list[tuple[Model, str, Any]]:
+    """(instance, primary key attribute, value) of every instance a collector will delete."""
+    return [
+        (instance, model._meta.pk.attname, getattr(instance, model._meta.pk.attname))
+        for model, instances in collector.data.items()
+        for instance in instances
+    ]
+
+
+def _committed_marker(committed: set[str], alias: str) -> Callable[..., bool]:
+    def exit_(exc_type: object, exc: object, tb: object) -> bool:
+        if exc_type is None:
+            committed.add(alias)
+        return False
+
+    return exit_
 
 
 def _updated_models(collector: Collector) -> Iterable[type[Model]]:

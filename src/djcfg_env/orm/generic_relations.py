@@ -52,7 +52,8 @@ _ROUTERS_DECIDE = (5, 1)
 def alias_with_table(model: type[Model], alias: str | None) -> str | None:
     """``alias`` if ``model``'s table lives there, else the alias the model lives on.
 
-    ``None`` (no alias chosen: the routers decide) stays ``None``.
+    A replica (``replica_of=``) has its primary's tables. ``None`` (no alias
+    chosen: the routers decide) stays ``None``.
     """
     if alias is None:
         return None

@@ -47,6 +47,7 @@ from django.db.models.sql.datastructures import Join
 
 from ..exceptions import CrossDatabaseJoinError
 from .placement import home_alias, placement
+from .replicas import primary_of as _primary_of
 from .switches import Feature, Patch
 
 __all__ = ["CrossDatabaseJoinError", "FEATURE", "check_query"]
@@ -55,21 +56,25 @@ __all__ = ["CrossDatabaseJoinError", "FEATURE", "check_query"]
 def check_query(compiler: SQLCompiler) -> None:
     """Raise :class:`CrossDatabaseJoinError` if ``compiler``'s FROM clause names a foreign table.
 
-    On a read-only alias (a replica of another database, or a warehouse), a query
-    sent there with ``using()`` whose tables all live on one alias is allowed: a
-    replica of ``default`` has all of ``default``'s tables. A join of tables from
-    two different aliases is refused there too.
+    A replica (``replica_of=``) has exactly its primary's tables: a query on it
+    is checked as if it ran on the primary, so a join of a table read from the
+    replica with one that lives on its primary is no cross-database join.
+    On another read-only alias (a copy of another database declared only with
+    ``read_only=true``, or a warehouse), a query sent there with ``using()``
+    whose tables all live on one alias is allowed. A join of tables from two
+    different primaries is refused everywhere.
     """
     where = placement()
     running_on = compiler.connection.alias
-    foreign = where.foreign_tables.get(running_on)
+    home = _primary_of(running_on) if running_on in where.read_only else running_on
+    foreign = where.foreign_tables.get(running_on)  # a replica's: its primary's (placement)
     if not foreign:
         return
     query = compiler.query
     refcount = query.alias_refcount
     for alias, entry in query.alias_map.items():
         if refcount[alias] and entry.table_name in foreign:
-            if running_on in where.read_only and _one_home(query, where.table_home):
+            if home == running_on and running_on in where.read_only and _one_home(query, where.table_home):
                 return
             raise _error(compiler, alias, foreign[entry.table_name])
 

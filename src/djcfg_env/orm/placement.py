@@ -14,6 +14,12 @@ per-model answers live in one plain dict (:data:`HOME`) that is filled as models
 are first seen and cleared (never replaced) on reset, so the router can bind it
 once and answer each query with one dict lookup.
 
+Read replicas (``settings.DATABASE_REPLICAS``, primary -> replica aliases) are
+part of the placement too: a model's home is always the primary; a replica holds
+its primary's tables (by replication), so it counts as the same database for what
+is foreign where (:attr:`Placement.foreign_tables`). Only the router's
+``db_for_read`` picks a replica.
+
 When no router in ``DATABASE_ROUTERS`` is ``AppDatabaseRouter`` (or a subclass),
 djcfg-env does not route this project: every model counts as living on
 ``default`` and nothing is separated (no table is foreign anywhere), so the
@@ -23,7 +29,7 @@ ORM features have nothing to do.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
 from typing import Any
@@ -36,7 +42,16 @@ __all__ = ["Placement", "placement", "home_alias", "app_alias", "reset", "HOME",
 
 #: Settings whose change invalidates the placement (see :func:`reset`).
 WATCHED_SETTINGS = frozenset(
-    {"DATABASES", "DATABASE_ROUTERS", "DATABASE_ROUTING_RULES", "READ_ONLY_DATABASES", "INSTALLED_APPS"}
+    {
+        "DATABASES",
+        "DATABASE_ROUTERS",
+        "DATABASE_ROUTING_RULES",
+        "READ_ONLY_DATABASES",
+        "DATABASE_REPLICAS",
+        "DATABASE_REPLICA_MAX_LAG",
+        "DB_REPLICA_PIN_SECONDS",
+        "INSTALLED_APPS",
+    }
 )
 
 #: model class -> alias, filled on first use of each model, cleared by :func:`reset`.
@@ -55,6 +70,10 @@ class Placement:
     read_only: frozenset[str]
     #: whether ``AppDatabaseRouter`` is in ``DATABASE_ROUTERS``.
     routed: bool
+    #: primary alias -> its replica aliases (``settings.DATABASE_REPLICAS``), in that order.
+    replicas: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    #: replica alias -> its primary, and every other configured alias -> itself.
+    primary_of: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def app_alias(self, app_label: str) -> str:
         """The alias an app's tables live on: its route, else ``default``."""
@@ -65,6 +84,10 @@ class Placement:
         meta = model._meta
         concrete = meta.concrete_model or model
         return self.app_alias(concrete._meta.app_label)
+
+    def is_replica(self, alias: str) -> bool:
+        """Whether ``alias`` is a replica (``replica_of``) of another alias."""
+        return self.primary_of.get(alias, alias) != alias
 
     @property
     def writable(self) -> list[str]:
@@ -95,16 +118,18 @@ class Placement:
     def foreign_tables(self) -> Mapping[str, Mapping[str, type[Model]]]:
         """alias -> {table: a model of it} for the tables that do NOT live on that alias.
 
-        Empty for every alias when nothing is separated (one database, or a
-        project djcfg-env does not route).
+        A replica holds its primary's tables. Empty for every alias when nothing
+        is separated (one database and its replicas, or a project djcfg-env does
+        not route).
         """
         foreign: dict[str, Mapping[str, type[Model]]] = {}
         for alias in self.aliases:
+            primary = self.primary_of.get(alias, alias)
             foreign[alias] = MappingProxyType(
                 {
                     table: self.table_models[table]
                     for table, home in self.table_home.items()
-                    if home != alias
+                    if home != primary
                 }
             )
         return MappingProxyType(foreign)
@@ -131,11 +156,23 @@ def _build() -> Placement:
     routed = _routed_by_us()
     raw_rules = getattr(settings, "DATABASE_ROUTING_RULES", None) or {}
     rules = {str(label).lower(): alias for label, alias in dict(raw_rules).items()} if routed else {}
+    aliases = tuple(settings.DATABASES)
+    raw_replicas = dict(getattr(settings, "DATABASE_REPLICAS", None) or {})
+    replicas = {
+        str(primary): tuple(str(each) for each in raw_replicas[primary] if each in settings.DATABASES)
+        for primary in raw_replicas
+        if primary in settings.DATABASES
+    }
+    replicas = {primary: each for primary, each in replicas.items() if each}
+    primary_of = {alias: alias for alias in aliases}
+    primary_of.update({each: primary for primary, group in replicas.items() for each in group})
     return Placement(
         rules=MappingProxyType(rules),
-        aliases=tuple(settings.DATABASES),
+        aliases=aliases,
         read_only=frozenset(getattr(settings, "READ_ONLY_DATABASES", None) or ()),
         routed=routed,
+        replicas=MappingProxyType(replicas),
+        primary_of=MappingProxyType(primary_of),
     )
 
 

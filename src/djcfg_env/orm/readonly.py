@@ -9,18 +9,24 @@ Writes to it are refused at two levels:
    alias the write would go to *before* doing anything, and raise
    :class:`ReadOnlyDatabaseError` naming the model and the alias. Nothing at
    all is sent to any database (no ``BEGIN``, no ``SELECT`` of related rows).
-2. A connection execute wrapper on each read-only alias refuses any statement
-   that writes (``INSERT``, ``UPDATE``, ``DELETE``, ``CREATE``, ``ALTER``,
-   ``DROP``, ...) or locks rows (``select_for_update()``'s ``SELECT ... FOR
-   UPDATE``) before it is sent: raw SQL, many-to-many changes and anything
-   else that reaches the connection without passing through (1).
+2. A connection execute wrapper on each read-only alias lets through only
+   statements that cannot write or change the session's read-only state (an
+   allowlist: :mod:`djcfg_env.orm.statements`), before they are sent: raw SQL,
+   many-to-many changes, ``select_for_update()``'s row locks, psycopg composed
+   SQL (rendered first) and anything else that reaches the connection without
+   passing through (1). ``cursor.executescript`` (SQLite) and
+   ``cursor.callproc``, which execute wrappers never see, are guarded on
+   Django's cursor (:class:`~django.db.backends.utils.CursorWrapper`) too.
 
 On PostgreSQL the session itself is read-only too
 (``default_transaction_read_only=on``, set by :func:`djcfg_env.load`); on
 SQLite each connection of a read-only alias gets ``PRAGMA query_only = ON``
-when it opens, so a write the SQL guard cannot recognise (a ``PRAGMA x = y``,
-``VACUUM``, a statement hidden behind something unusual) is refused by SQLite
-itself.
+when it opens, and an ``sqlite3`` authorizer that refuses, in SQLite itself,
+any statement turning ``query_only`` off again (and ``ATTACH``), so even SQL
+sent through the raw ``sqlite3`` connection cannot write.
+
+``manage.py dbshell`` on a read-only alias opens a read-only session
+(:mod:`djcfg_env.orm.dbshell`).
 
 With ``django.contrib.admin`` installed, a model that lives on a read-only alias
 is view-only in the admin: ``has_add_permission``, ``has_change_permission`` and
@@ -30,14 +36,14 @@ is view-only in the admin: ``has_add_permission``, ``has_change_permission`` and
 :data:`FEATURE` is the ``READ_ONLY_GUARD`` switch: installed by the switchboard
 (:mod:`djcfg_env.orm.switches`) only when some alias is read-only, so a project
 without one runs Django's own methods. ``READ_ONLY_GUARD: False`` removes both
-levels and the SQLite pragma; the PostgreSQL session setting comes from the URL
-(``read_only=true``) and stays.
+levels, the SQLite pragma and authorizer and the ``dbshell`` change; the
+PostgreSQL and MySQL/MariaDB session settings come from the URL
+(``read_only=true``) and stay.
 """
 
 from __future__ import annotations
 
 import functools
-import re
 from collections import Counter
 from collections.abc import Callable
 from contextlib import ContextDecorator
@@ -49,10 +55,17 @@ from django.db.models import Model, QuerySet
 
 from ..env.schema import read_only_session
 from ..exceptions import ReadOnlyDatabaseError
-from . import placement
+from . import dbshell, placement, statements
 from .switches import Feature, Patch
 
-__all__ = ["ReadOnlyDatabaseError", "FEATURE", "allow_writes", "ensure_writable", "guarded_aliases"]
+__all__ = [
+    "ReadOnlyDatabaseError",
+    "FEATURE",
+    "allow_writes",
+    "ensure_writable",
+    "guarded_aliases",
+    "refuse_sql",
+]
 
 #: The read-only aliases while the guard is installed (empty otherwise).
 _configured: frozenset[str] = frozenset()
@@ -60,30 +73,6 @@ _configured: frozenset[str] = frozenset()
 _lifted: Counter[str] = Counter()
 #: The aliases writes are refused on right now: the configured ones, minus the lifted ones.
 _guarded: frozenset[str] = frozenset()
-
-#: Leading whitespace and comments (``/* ... */`` and ``-- ...`` lines) before a statement.
-_LEADING = r"(?:\s|/\*.*?\*/|--[^\n]*(?:\n|\Z))*"
-_WRITE_SQL = re.compile(
-    _LEADING + r"(INSERT|UPDATE|DELETE|REPLACE|MERGE|UPSERT|CREATE|ALTER|DROP|"
-    r"TRUNCATE|GRANT|REVOKE|RENAME|COMMENT\s+ON|VACUUM|REINDEX|CLUSTER|REFRESH|CALL|LOCK|"
-    r"ATTACH|DETACH)\b",
-    re.IGNORECASE | re.DOTALL,
-)
-#: ``WITH ...`` whose main statement, or one of whose CTEs, writes:
-#: ``WITH x AS (...) DELETE FROM t`` or ``WITH d AS (DELETE FROM t RETURNING *) SELECT ...``.
-_WITH_SQL = re.compile(_LEADING + r"WITH\b", re.IGNORECASE | re.DOTALL)
-_WITH_WRITE = re.compile(
-    r"\)\s*(INSERT|UPDATE|DELETE|REPLACE|MERGE)\b"
-    r"|\bAS\s+(?:NOT\s+)?(?:MATERIALIZED\s+)?\(\s*(INSERT|UPDATE|DELETE|MERGE)\b",
-    re.IGNORECASE,
-)
-#: A row lock (``SELECT ... FOR UPDATE``, ``FOR NO KEY UPDATE``, ``FOR SHARE``, ``FOR KEY SHARE``):
-#: what ``select_for_update()`` sends, a write intent a read-only alias cannot honour.
-_LOCK_SQL = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+UPDATE|UPDATE|KEY\s+SHARE|SHARE)\b", re.IGNORECASE)
-_TABLE = re.compile(
-    r"\b(?:INTO|UPDATE|FROM|TABLE|ON)\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?[\"`\[]?([\w.]+)",
-    re.IGNORECASE,
-)
 
 
 def lifted(alias: str) -> bool:
@@ -178,36 +167,114 @@ def _table_models() -> dict[str, str]:
     }
 
 
-def _model_in(sql: str, start: int = 0) -> str | None:
-    """The model label (else the table) a statement names first from ``start``, if any."""
-    table = _TABLE.search(sql, start)
-    if table is None:
-        return None
-    name = table.group(1).strip("\"`[]").lower()
-    return _table_models().get(name, name)
+def _label(table: str | None) -> str | None:
+    """The model label of ``table`` (lower-case), else the table itself."""
+    return None if table is None else _table_models().get(table.split(".")[-1], table)
+
+
+def _sql_text(connection: Any, sql: Any) -> str | None:
+    """The text of ``sql`` as the server will get it; None when it cannot be read.
+
+    psycopg's ``sql.Composable`` (``sql.SQL("DELETE FROM {}").format(...)``) is
+    rendered for this connection first; bytes are decoded.
+    """
+    if isinstance(sql, str):
+        return sql
+    if isinstance(sql, (bytes, bytearray, memoryview)):
+        return bytes(sql).decode("utf-8", errors="replace")
+    as_string = getattr(sql, "as_string", None)
+    if callable(as_string):
+        try:
+            text = as_string(connection.connection)
+        except Exception:  # noqa: BLE001 - unreadable means refused, below
+            return None
+        return text.decode("utf-8", errors="replace") if isinstance(text, bytes) else str(text)
+    return None
+
+
+def refuse_sql(connection: Any, sql: Any) -> None:
+    """Raise :class:`ReadOnlyDatabaseError` unless every statement of ``sql`` is a read.
+
+    What a read is: :mod:`djcfg_env.orm.statements`. The error names the
+    statement kind and the model (else the table) it writes, never a literal.
+    """
+    text = _sql_text(connection, sql)
+    if text is None:
+        found: statements.Refusal | None = statements.Refusal(
+            f"run a statement given as {type(sql).__name__}, which the read-only guard cannot read"
+        )
+    else:
+        found = statements.refusal(text, connection.vendor)
+    if found is not None:
+        label = _label(found.table)
+        operation = found.operation + (f" {found.preposition}" if label else "")
+        raise ReadOnlyDatabaseError(operation, label, connection.alias)
 
 
 def _sql_guard(
-    execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]
+    execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: dict[str, Any]
 ) -> Any:
-    """Execute wrapper for a read-only alias: refuse writes and row locks before sending them."""
-    alias = context["connection"].alias
-    if alias in _guarded and isinstance(sql, str):
-        match = _WRITE_SQL.match(sql)
-        if match is None and _WITH_SQL.match(sql):
-            match = _WITH_WRITE.search(sql)
-        if match:
-            group = 1 if match.group(1) else 2
-            label = _model_in(sql, match.start(group))
-            verb = " ".join(match.group(group).upper().split())
-            article = "an" if verb[0] in "AEIOU" else "a"
-            operation = f"run {article} {verb} statement" + (" for" if label else "")
-            raise ReadOnlyDatabaseError(operation, label, alias)
-        if _LOCK_SQL.search(sql):
-            label = _model_in(sql)
-            operation = "lock rows with SELECT ... FOR UPDATE" + (" of" if label else "")
-            raise ReadOnlyDatabaseError(operation, label, alias)
+    """Execute wrapper for a read-only alias: refuse anything but reads before sending it."""
+    connection = context["connection"]
+    if connection.alias in _guarded:
+        refuse_sql(connection, sql)
     return execute(sql, params, many, context)
+
+
+def _guard_executescript(original: Any) -> Callable[..., Any]:
+    """``CursorWrapper.executescript`` (new): SQLite's script runner, which execute wrappers never see.
+
+    Django's cursor hands ``executescript`` straight to the ``sqlite3`` cursor;
+    on a read-only alias each statement of the script is judged first.
+    """
+
+    def executescript(self: Any, sql_script: Any, *args: Any, **kwargs: Any) -> Any:
+        if _guarded and self.db.alias in _guarded:
+            refuse_sql(self.db, sql_script)
+        return self.cursor.executescript(sql_script, *args, **kwargs)
+
+    return executescript
+
+
+def _guard_callproc(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``CursorWrapper.callproc``: a stored procedure may write; execute wrappers never see it."""
+
+    def callproc(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if _guarded and self.db.alias in _guarded:
+            raise ReadOnlyDatabaseError("call a stored procedure", None, self.db.alias)
+        return original(self, *args, **kwargs)
+
+    callproc.__doc__ = original.__doc__
+    return callproc
+
+
+def _sqlite_authorizer(alias: str) -> Callable[[int, str | None, str | None, str | None, str | None], int]:
+    """An ``sqlite3`` authorizer for a read-only alias's connection.
+
+    SQLite lets a session turn ``PRAGMA query_only`` off again (it is not a
+    write), from any statement: ``executescript``, the raw driver connection.
+    While the alias is guarded this refuses, in SQLite itself, every statement
+    that would switch it off (``not authorized``) and ``ATTACH`` (which makes
+    files).
+    """
+    import sqlite3
+
+    def authorize(
+        action: int, arg1: str | None, arg2: str | None, database: str | None, trigger: str | None
+    ) -> int:
+        if alias in _guarded:
+            if action == sqlite3.SQLITE_ATTACH:
+                return sqlite3.SQLITE_DENY
+            if (
+                action == sqlite3.SQLITE_PRAGMA
+                and arg2 is not None
+                and (arg1 or "").lower() == "query_only"
+                and arg2.strip().strip("'\"").lower() not in ("on", "1", "true", "yes")
+            ):
+                return sqlite3.SQLITE_DENY
+        return sqlite3.SQLITE_OK
+
+    return authorize
 
 
 def _add_sql_guard(connection: Any) -> None:
@@ -244,6 +311,12 @@ def _set_session(connection: Any, *, read_only: bool) -> None:
 def _guard_connection(connection: Any) -> None:
     """The connection-level guards, for a connection of a read-only alias."""
     _add_sql_guard(connection)
+    if (
+        connection.vendor == "sqlite"
+        and connection.alias in _configured
+        and connection.connection is not None
+    ):
+        connection.connection.set_authorizer(_sqlite_authorizer(connection.alias))
     if connection.alias in _guarded:
         if connection.vendor == "sqlite":
             _set_session(connection, read_only=True)
@@ -282,13 +355,18 @@ def _disconnect() -> None:
     """Stop guarding: no wrapper left on any connection, SQLite writable again."""
     global _configured
     connection_created.disconnect(dispatch_uid="djcfg_env.readonly")
-    for connection in _connections_of(_configured):
+    connections = _connections_of(_configured)
+    _configured = frozenset()
+    _recompute()  # first: the authorizer lets query_only go off once the alias is not guarded
+    for connection in connections:
         if _sql_guard in connection.execute_wrappers:
             connection.execute_wrappers.remove(_sql_guard)
         if connection.vendor == "sqlite" and connection.connection is not None:
             connection.connection.execute("PRAGMA query_only = OFF")
-    _configured = frozenset()
-    _recompute()
+            try:
+                connection.connection.set_authorizer(None)
+            except TypeError:  # Python 3.10: None is not accepted; the authorizer now allows all
+                pass
 
 
 class allow_writes(ContextDecorator):  # noqa: N801 - used like a function, as contextlib's are
@@ -376,12 +454,22 @@ def _queryset() -> type:
     return QuerySet
 
 
+def _cursor_wrapper() -> type:
+    from django.db.backends.utils import CursorWrapper
+
+    return CursorWrapper
+
+
 FEATURE = Feature(
     key="READ_ONLY_GUARD",
     summary="Refuse every write to a read-only alias before any SQL is sent.",
     patches=(
-        Patch(_model, "save_base", _guard_save_base,
-              assumes=("self", "raw", "force_insert", "force_update", "using")),
+        Patch(
+            _model,
+            "save_base",
+            _guard_save_base,
+            assumes=("self", "raw", "force_insert", "force_update", "using"),
+        ),
         Patch(_model, "delete", _guard_delete, assumes=("self", "using")),
         *(Patch(_queryset, name, _guard_queryset(name)) for name in _QUERYSET_WRITES),
         *(
@@ -389,6 +477,9 @@ FEATURE = Feature(
             for owner in (_model_admin, _inline_admin)
             for name in ("has_add_permission", "has_change_permission", "has_delete_permission")
         ),
+        Patch(_cursor_wrapper, "executescript", _guard_executescript),
+        Patch(_cursor_wrapper, "callproc", _guard_callproc),
+        *dbshell.PATCHES,
     ),
     needed=lambda: bool(placement.placement().read_only),
     connect=_connect,

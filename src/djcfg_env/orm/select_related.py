@@ -28,8 +28,9 @@ takes Django's own path after one check.
 Left to the join guard (they still raise ``CrossDatabaseJoinError``):
 ``select_for_update()`` (a lock cannot span two databases), ``only()``/``defer()``
 (the prefetch could not honour them), combined queries (``union()``, ...), a
-query sent with ``using()`` to an alias where its own table is not (a replica),
-and names Django itself would refuse (it raises its own ``FieldError``).
+query sent with ``using()`` to an alias where its own table is not (a
+read-only copy of another database; a replica declared with ``replica_of=``
+counts as its primary), and names Django itself would refuse (it raises its own ``FieldError``).
 """
 
 from __future__ import annotations
@@ -178,7 +179,7 @@ def prepared(queryset: QuerySet[Any]) -> QuerySet[Any] | None:
         return None
     where = placement()
     alias = queryset.db
-    foreign = where.foreign_tables.get(alias)
+    foreign = where.foreign_tables.get(alias)  # a replica's: its primary's (placement)
     model = queryset.model
     if not foreign or model._meta.db_table in foreign:
         return None

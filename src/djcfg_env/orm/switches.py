@@ -131,7 +131,16 @@ def _in(versions: tuple[Version, Version]) -> bool:
 
 def features() -> tuple[Feature, ...]:
     """The registry, in installation order."""
-    from . import constraints, cross_delete, generic_relations, join_guard, readonly, select_related, testing
+    from . import (
+        constraints,
+        cross_delete,
+        generic_relations,
+        join_guard,
+        readonly,
+        replicas,
+        select_related,
+        testing,
+    )
 
     return (
         readonly.FEATURE,
@@ -141,6 +150,7 @@ def features() -> tuple[Feature, ...]:
         constraints.FEATURE,
         generic_relations.FEATURE,
         testing.FEATURE,
+        replicas.FEATURE,
     )
 
 

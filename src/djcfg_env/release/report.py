@@ -8,10 +8,10 @@ configured password (or other secret option) reaches the output.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 from ..env.urls import MASK, secret_values
 
@@ -23,6 +23,7 @@ __all__ = [
     "EXIT_CODES_HELP",
     "Outcome",
     "AliasResult",
+    "SHORT_SECRET",
     "Scrubber",
     "describe_database",
     "exit_code",
@@ -59,6 +60,7 @@ class Outcome(enum.Enum):
     PLANNED = ("planned", EXIT_OK)
     PENDING = ("unapplied migrations", EXIT_FAILED)
     READ_ONLY = ("skipped (read-only)", EXIT_OK)
+    REPLICA = ("skipped (replica)", EXIT_OK)
     NOTHING_ROUTED = ("nothing to migrate (no selected app migrates here)", EXIT_OK)
     FAILED = ("FAILED", EXIT_FAILED)
     UNREACHABLE = ("UNREACHABLE", EXIT_UNAVAILABLE)
@@ -96,38 +98,114 @@ class AliasResult:
     migration: str | None = None
     #: The alias's engine (Django's ``connection.vendor``); looked up when not given.
     vendor: str | None = None
+    #: The primary this alias replicates (``replica_of``), for :attr:`Outcome.REPLICA`.
+    replica_of: str | None = None
+
+
+#: Secrets shorter than this are masked only where they stand as a value (see :class:`Scrubber`):
+#: masking every ``a`` or ``42`` in a text would destroy it.
+SHORT_SECRET = 3
+
+_ENTITIES = {
+    "&": ("&amp;", "&#38;"),
+    "<": ("&lt;", "&#60;"),
+    ">": ("&gt;", "&#62;"),
+    '"': ("&quot;", "&#34;", "&#x22;"),
+    "'": ("&#x27;", "&#39;", "&apos;"),
+}
+
+
+def _hex_digit(value: int) -> str:
+    return str(value) if value < 10 else f"[{value:X}{value:x}]"
+
+
+def _spellings(char: str) -> list[str]:
+    """Every way one character of a secret may be written in a text we print, as regex fragments.
+
+    As is, percent-encoded (either case; ``+`` for a space), HTML-escaped (Django's pages),
+    and backslash-escaped (the ``repr()`` or JSON of a string holding it).
+    """
+    spellings = [re.escape(char)]
+    data = char.encode("utf-8", errors="surrogateescape")
+    spellings.append("".join(f"%{_hex_digit(byte >> 4)}{_hex_digit(byte & 15)}" for byte in data))
+    if char == " ":
+        spellings.append(r"\+")
+    spellings.extend(re.escape(entity) for entity in _ENTITIES.get(char, ()))
+    if char in "\\'\"":  # a repr's backslash before it, the quote maybe HTML-escaped too
+        spellings.extend(re.escape("\\" + form) for form in (char, *_ENTITIES.get(char, ())))
+    escaped = repr(char)[1:-1]
+    if escaped != char:
+        spellings.append(re.escape(escaped))
+    if ord(char) > 0x7E:  # JSON's \u escapes
+        spellings.append(re.escape(f"\\u{ord(char):04x}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08x}"))
+    return list(dict.fromkeys(spellings))
+
+
+def _pattern(secret: str) -> str:
+    """A regex matching ``secret`` however each of its characters is written."""
+    return "".join(f"(?:{'|'.join(_spellings(char))})" for char in secret)
+
+
+#: Quotes around a value, as written or escaped (HTML, percent-encoding, a repr's backslash).
+_QUOTES = r"""['"`]|&quot;|&\#34;|&\#x22;|&\#x27;|&\#39;|&apos;|%2[27]|\\['"]"""
+#: Where a short secret stands as a value: after a secret-looking name (``password=x``,
+#: ``sslpassword 42``), after ``=`` or ``:`` (``user:x@host``, ``"password": "x"``), or
+#: inside quotes (``"x"``). A quoted value must end at the same quote; any other where a
+#: value ends (a space, a quote, ``@ ; , & ) } ] < > / ? # % : \``, a full stop, the end).
+_BEFORE_VALUE = (
+    r"(?P<pre>(?:(?i:pass|secret|token|key|credential)\w*['\"]?[ \t]{0,2}[=:]?[ \t]{0,2}"
+    rf"|[=:][ \t]{{0,2}}|%3[DdAa])(?P<q>{_QUOTES})?|(?<!\w)(?P<q2>{_QUOTES}))"
+)
+_AFTER_VALUE = r"""(?(q)(?=(?P=q))|(?(q2)(?=(?P=q2))|(?=$|[\s'"`@;,&)}\]<>/?#%:\\]|\.(?:\s|$))))"""
 
 
 class Scrubber:
-    """Replaces every configured secret in a text by ``***``: passwords, secret options, SECRET_KEY.
+    """Replaces every configured secret in a text: passwords, secret options, SECRET_KEY.
 
     Drivers put the host and user in their messages, not the password; this is
-    the belt to that pair of braces, applied to every error text we print,
-    including a password that appears URL-encoded.
+    the belt to that pair of braces, applied to every error text we print. A
+    secret is found however it is written: as is, percent-encoded (any mix of
+    encoded and plain characters), HTML-escaped or backslash-escaped, and
+    whatever its type in the settings (``sslpassword=42`` is the text ``42``).
+    Secrets of :data:`SHORT_SECRET` characters or more are masked wherever they
+    appear. Shorter ones (a one-character password) are masked where they stand
+    as a value: the whole text, after a secret-looking name (``password=x``),
+    after ``=`` or ``:`` (``user:x@host``), or inside quotes, and only when the
+    value ends there; other text that merely contains the character is left as
+    it is.
     """
 
     def __init__(
-        self, databases: Mapping[str, Mapping[str, Any]], others: Iterable[str | None] = ()
+        self,
+        databases: Mapping[str, Mapping[str, Any]],
+        others: Iterable[object] = (),
+        *,
+        substitute: str = MASK,
     ) -> None:
-        """``others``: more secrets to mask, e.g. ``settings.SECRET_KEY``."""
-        secrets: set[str] = {str(other) for other in others if other}
+        """``others``: more secrets to mask, e.g. ``settings.SECRET_KEY``; ``substitute``: what replaces them."""
+        secrets = {str(other) for other in others if other is not None}
         for config in databases.values():
             secrets.update(secret_values(config))
-        variants: set[str] = set()
-        for secret in secrets:
-            variants.add(secret)
-            for encode in (quote, quote_plus):
-                try:
-                    variants.add(encode(secret, safe=""))
-                except UnicodeEncodeError:  # undecodable bytes: the raw form is masked all the same
-                    variants.add(encode(secret, safe="", errors="surrogateescape"))
+        secrets.discard("")
+        #: Every secret, as text.
+        self.secrets = frozenset(secrets)
+        self.substitute = substitute
         # Longest first, so a secret containing another is masked whole.
-        self._secrets = sorted((s for s in variants if len(s) >= 3), key=len, reverse=True)
+        ordered = sorted(secrets, key=lambda secret: (-len(secret), secret))
+        anywhere = "|".join(_pattern(secret) for secret in ordered if len(secret) >= SHORT_SECRET)
+        short = "|".join(_pattern(secret) for secret in ordered if len(secret) < SHORT_SECRET)
+        self._anywhere = re.compile(anywhere) if anywhere else None
+        self._whole = re.compile(rf"\s*(?:{short})\s*") if short else None
+        self._as_value = re.compile(rf"{_BEFORE_VALUE}(?:{short}){_AFTER_VALUE}") if short else None
 
     def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, MASK)
+        if self._anywhere is not None:
+            text = self._anywhere.sub(lambda match: self.substitute, text)
+        if self._whole is not None:
+            if self._whole.fullmatch(text):
+                return self.substitute
+            assert self._as_value is not None
+            text = self._as_value.sub(lambda match: match.group("pre") + self.substitute, text)
         return text
 
 
@@ -158,6 +236,11 @@ def _names(results: Iterable[AliasResult]) -> str:
     return ", ".join(result.alias for result in results) or "none"
 
 
+def _replicas(results: Iterable[AliasResult]) -> str:
+    """``default_replica: replica of default; ...``: each skipped replica and its primary."""
+    return "; ".join(f"{result.alias}: replica of {result.replica_of}" for result in results)
+
+
 def _count(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -185,6 +268,8 @@ def summary_lines(
     ):
         if by.get(outcome):
             counts.append(f"{len(by[outcome])} {word}")
+    if by.get(Outcome.REPLICA):
+        counts.append(f"{len(by[Outcome.REPLICA])} skipped ({_replicas(by[Outcome.REPLICA])})")
     took = f"in {seconds:.2f}s"
     if code == EXIT_OK:
         what = {"migrate": "ok", "plan": "plan only, nothing changed", "check": "ok"}[mode]
@@ -208,6 +293,8 @@ def summary_lines(
         lines.append(f"  {result.outcome.label.lower()}: {result.alias}{where}: {result.error}")
     if by.get(Outcome.READ_ONLY):
         lines.append(f"  skipped (read-only): {_names(by[Outcome.READ_ONLY])}")
+    if by.get(Outcome.REPLICA):
+        lines.append(f"  skipped: {_replicas(by[Outcome.REPLICA])}")
     lines.append(f"  not attempted: {_names(by.get(Outcome.NOT_ATTEMPTED, []))}")
     if by.get(Outcome.FAILED):
         lines.append(_failure_advice(by[Outcome.FAILED]))

@@ -1,7 +1,9 @@
 """The orchestration of ``migrate_all``: every writable alias migrated in one process, safely.
 
 ``default`` first, then every other writable alias by name, each with exactly
-the apps the router lets migrate there; read-only aliases are skipped. Each
+the apps the router lets migrate there; read-only aliases are skipped, and so are
+replicas (reported as "replica of <primary>"; ``--wait`` waits for them only with
+``--wait-replicas``). Each
 alias whose plan is not empty is migrated while holding a lock in that database
 (:mod:`djcfg_env.release.locks`), and its plan is read again once the lock is
 held, so N copies started together apply each migration exactly once. It never
@@ -14,6 +16,7 @@ the exit code; the management command only parses the flags.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -33,9 +36,21 @@ from django.db.migrations.state import ModelState
 from django.utils.module_loading import module_has_submodule
 
 from ..orm.placement import app_alias, placement
-from .locks import LockTimeout, lock_for
+from .locks import (
+    APPLICATION_NAME,
+    DEFAULT_CONNECT_TIMEOUT,
+    SERVER_GRACE,
+    LockTimeout,
+    ServerNotAnswering,
+    Watchdog,
+    connect_bounded,
+    connection_options,
+    lock_for,
+    try_connect,
+)
 from .plan import (
     AliasPlan,
+    UsageError,
     disk_loader,
     is_up_to_date,
     migratable_apps,
@@ -62,6 +77,9 @@ DEFAULT_LOCK_TIMEOUT = 300.0
 #: Back-off between connection attempts with --wait: first and longest delay.
 WAIT_FIRST_DELAY = 0.5
 WAIT_MAX_DELAY = 5.0
+#: A statement of another copy of migrate_all (its application_name) still running
+#: this long when the lock is obtained belongs to a copy that is gone.
+DEAD_STATEMENT_AGE = 1.0
 
 
 class ConflictingMigrations(Exception):
@@ -95,7 +113,16 @@ class Release:
     # -- the command ----------------------------------------------------------
     def run(self, **options: Any) -> int:
         """Run with the command's options; returns the exit code (UsageError: exit 2)."""
+        with _session_options():
+            return self._run(**options)
+
+    def _run(self, **options: Any) -> int:
         started = time.monotonic()
+        if options.get("wait_replicas") and options.get("wait") is None:
+            raise UsageError(
+                "--wait-replicas needs --wait SECONDS: give --wait SECONDS --wait-replicas to "
+                "wait for the replicas as well as the primaries."
+            )
         # A migration's error may quote anything, SECRET_KEY included.
         self.scrub = Scrubber(settings.DATABASES, [getattr(settings, "SECRET_KEY", None)])
         selected = select_aliases(options["databases"])
@@ -110,14 +137,23 @@ class Release:
             if module_has_submodule(app_config.module, "management"):
                 import_module(".management", app_config.name)
 
-        read_only = placement().read_only
-        writable = [alias for alias in selected if alias not in read_only]
-        skipped = [alias for alias in selected if alias in read_only]
+        where = placement()
+        read_only = where.read_only
+        # Replicas are never migrated: they get their primary's tables by replication.
+        replicas = [alias for alias in selected if where.is_replica(alias)]
+        writable = [alias for alias in selected if alias not in read_only and alias not in replicas]
+        skipped = [alias for alias in selected if alias in read_only and alias not in replicas]
         self._line(
             f"migrate_all: {mode if mode != 'migrate' else 'migrating'} "
             f"{len(writable)} alias{'es' if len(writable) != 1 else ''}"
             f" ({', '.join(writable) or 'none'})"
             + (f"; skipping read-only: {', '.join(skipped)}" if skipped else "")
+            + (
+                "; skipping replicas: "
+                + ", ".join(f"{alias} (replica of {where.primary_of[alias]})" for alias in replicas)
+                if replicas
+                else ""
+            )
             + (f"; apps: {', '.join(sorted(app_labels))}" if app_labels else "")
         )
 
@@ -126,18 +162,28 @@ class Release:
 
         results: dict[str, AliasResult] = {}
         for alias in selected:
-            if alias in read_only:
+            if alias in replicas:
+                primary = where.primary_of[alias]
+                results[alias] = AliasResult(alias, Outcome.REPLICA, replica_of=primary)
+                self._line(f"[{alias}] skipped: replica of {primary} ({self._where(alias)})")
+            elif alias in read_only:
                 results[alias] = AliasResult(alias, Outcome.READ_ONLY)
                 self._line(f"[{alias}] skipped: read-only ({self._where(alias)})")
 
-        if options["wait"] is not None and writable:
-            unreachable = self._wait_for(writable, options["wait"])
+        # --wait: the aliases to migrate; the replicas too with --wait-replicas.
+        awaited = writable + (replicas if options.get("wait_replicas") else [])
+        if options["wait"] is not None and awaited:
+            unreachable = self._wait_for(awaited, options["wait"])
             if unreachable is not None:
                 missing, why = unreachable
                 for other in writable:
                     results[other] = AliasResult(other, Outcome.NOT_ATTEMPTED)
                 results[missing] = AliasResult(missing, Outcome.UNREACHABLE, error=why)
                 return self._finish(selected, results, started, mode, stopped_early=False)
+            for alias in awaited:
+                if alias in replicas:  # only waited for: nothing more happens there
+                    with contextlib.suppress(DatabaseError):
+                        connections[alias].close()
 
         # The usual release is a no-op: find the aliases already up to date
         # with one connection each, opened in parallel, before the ordered run.
@@ -192,7 +238,14 @@ class Release:
             if any(router.allow_migrate(alias, label) for alias in writable):
                 continue
             home = app_alias(label)
-            if home in read_only:
+            primary = placement().primary_of.get(home, home)
+            if primary != home:
+                why = (
+                    f"nothing to migrate: the app is routed to '{home}', a replica of "
+                    f"'{primary}', and migrate_all never migrates a replica (it gets its "
+                    "primary's tables by replication)"
+                )
+            elif home in read_only:
                 why = (
                     f"nothing to migrate: the app is routed to the read-only alias '{home}', "
                     "and migrate_all never migrates a read-only alias"
@@ -227,13 +280,17 @@ class Release:
             self._report_end(result)
             return result
         try:
+            if alias in getattr(self, "probe_unreachable", {}):
+                raise _Unreachable(self.probe_unreachable[alias])
             try:
-                connection.ensure_connection()
+                connect_bounded(connection)
             except DatabaseError as error:
                 raise _Unreachable(self._error_text(error)) from None
             result = self._migrate_alias(connection, selected_apps, mode, lock_timeout)
         except _Unreachable as error:
             result = AliasResult(alias, Outcome.UNREACHABLE, error=str(error))
+        except ServerNotAnswering as error:
+            result = AliasResult(alias, Outcome.UNREACHABLE, error=f"{type(error).__name__}: {error}")
         except LockTimeout as error:
             result = AliasResult(alias, Outcome.LOCK_TIMEOUT, error=str(error))
         except _FailedWithResult as error:
@@ -324,9 +381,16 @@ class Release:
                 try:
                     self._apply(executor, plan)
                 except Exception as error:  # noqa: BLE001 - reported with the migration's name
+                    outcome, text = Outcome.FAILED, self._error_text(error)
+                    if _is_lock_wait_timeout(error):
+                        outcome = Outcome.LOCK_TIMEOUT
+                        text = (
+                            f"waited longer than --lock-timeout ({_table_lock_seconds(lock_timeout):g}s) "
+                            f"for a table lock another session holds: {text}"
+                        )
                     raise _FailedWithResult(
                         AliasResult(
-                            alias, Outcome.FAILED, error=self._error_text(error),
+                            alias, outcome, error=text,
                             migration=progress.current, applied=progress.applied,
                             recorded=progress.recorded,
                         )
@@ -376,6 +440,8 @@ class Release:
             lock = lock_for(connection)
         except DatabaseError as error:
             raise _Unreachable(self._error_text(error)) from None
+        except ServerNotAnswering as error:
+            raise _Unreachable(f"{type(error).__name__}: {error}") from None
         try:
             lock.acquire(
                 lock_timeout,
@@ -384,9 +450,57 @@ class Release:
                     f"migrating this database (up to {lock_timeout:g}s)"
                 ),
             )
+            with Watchdog(connection, SERVER_GRACE, "the migration session's set-up"):
+                self._end_dead_copies(connection)
+                _bound_lock_waits(connection, lock_timeout)
             yield
         finally:
             lock.release()
+
+    def _end_dead_copies(self, connection: BaseDatabaseWrapper) -> None:
+        """End the statements a killed copy of migrate_all left running (PostgreSQL).
+
+        A copy killed mid-statement (SIGKILL, OOM) loses its lock session at
+        once, but the server runs its statement on until it next writes to the
+        client, holding its table locks. Now that this copy holds the lock, no
+        live copy is migrating: a migrate_all session (``application_name``)
+        of this database still running a statement, older than
+        :data:`DEAD_STATEMENT_AGE` and not itself waiting for a lock (a live
+        copy's quick read may be queued behind the dead one), is a dead copy's,
+        and is ended with ``pg_terminate_backend``. Says what it ended.
+        """
+        if connection.vendor != "postgresql":
+            return
+        alias = connection.alias
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pid, round(extract(epoch FROM clock_timestamp() - query_start)), "
+                    "pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                    "AND application_name = %s AND state = 'active' "
+                    "AND wait_event_type IS DISTINCT FROM 'Lock' "
+                    "AND query_start < clock_timestamp() - make_interval(secs => %s)",
+                    [APPLICATION_NAME, DEAD_STATEMENT_AGE],
+                )
+                ended = cursor.fetchall()
+        except DatabaseError as error:
+            self._problem(
+                f"[{alias}] could not end the statements a killed copy of migrate_all left "
+                f"running ({self._error_text(error)}); waiting for them up to --lock-timeout"
+            )
+            return
+        for pid, seconds, signalled in ended:
+            if signalled:
+                self._line(
+                    f"[{alias}] ended PostgreSQL backend {pid}: a copy of migrate_all that is gone "
+                    f"left its statement running ({int(seconds or 0)}s), holding its table locks"
+                )
+            else:
+                self._problem(
+                    f"[{alias}] PostgreSQL backend {pid}, a statement a copy of migrate_all that is "
+                    "gone left running, could not be ended; waiting for it up to --lock-timeout"
+                )
 
     def _check_graph(self, executor: MigrationExecutor) -> None:
         """Refuse an inconsistent history or conflicting leaf nodes, as migrate does."""
@@ -464,10 +578,21 @@ class Release:
         """
         if len(aliases) < 2:
             return frozenset()
+        self.probe_unreachable: dict[str, str] = {}
 
         def probe(alias: str) -> str | None:
             connection = connections[alias]
             try:
+                try:
+                    connect_bounded(connection)
+                except DatabaseError as error:
+                    # Not tried again by the ordered run: a server that never answers
+                    # costs its connect timeout once, not twice.
+                    self.probe_unreachable[alias] = self._error_text(error)
+                    return None
+                except ServerNotAnswering as error:
+                    self.probe_unreachable[alias] = f"{type(error).__name__}: {error}"
+                    return None
                 if not is_up_to_date(connection, self.disk, selected_apps):
                     return None
                 if mode == "migrate" and post_migrate_missing(connection):
@@ -491,11 +616,17 @@ class Release:
         delay = WAIT_FIRST_DELAY
         for alias in aliases:
             connection = connections[alias]
+            # Each attempt is bounded, within the budget (a server that accepts TCP
+            # and never answers must not outlast --wait).
+            attempt_limit = float(
+                (connection.settings_dict.get("OPTIONS") or {}).get("connect_timeout")
+                or DEFAULT_CONNECT_TIMEOUT
+            )
             announced = False
             while True:
                 try:
-                    connection.ensure_connection()
-                except DatabaseError as error:
+                    try_connect(connection, min(attempt_limit, max(deadline - time.monotonic(), 0.0)))
+                except (DatabaseError, ServerNotAnswering) as error:
                     text = self._error_text(error)
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
@@ -518,6 +649,81 @@ class Release:
                     self._line(f"[{alias}] {self._where(alias)} accepts connections")
                 break
         return None
+
+
+@contextlib.contextmanager
+def _session_options() -> Iterator[None]:
+    """Every alias's connections of this run: a connect timeout, and migrate_all's application_name.
+
+    The ``OPTIONS`` dict of each PostgreSQL and MySQL/MariaDB alias is replaced
+    by a copy with a ``connect_timeout`` (the URL's, else
+    :data:`DEFAULT_CONNECT_TIMEOUT`) and, on PostgreSQL, ``application_name``
+    :data:`APPLICATION_NAME`; the user's dict is put back when the run ends.
+    """
+    saved: list[tuple[dict[str, Any], Any]] = []
+    try:
+        for alias in connections:
+            settings_dict = connections[alias].settings_dict
+            vendor = connections[alias].vendor
+            if vendor not in ("postgresql", "mysql"):
+                continue
+            saved.append((settings_dict, settings_dict.get("OPTIONS")))
+            settings_dict["OPTIONS"] = connection_options(
+                vendor, settings_dict.get("OPTIONS"), application_name=APPLICATION_NAME
+            )
+        yield
+    finally:
+        for settings_dict, options in saved:
+            settings_dict["OPTIONS"] = options
+
+
+def _table_lock_seconds(lock_timeout: float) -> float:
+    """The bound on each table-lock wait of a migration: --lock-timeout, at least 1 s."""
+    return max(1.0, lock_timeout)
+
+
+def _bound_lock_waits(connection: BaseDatabaseWrapper, lock_timeout: float) -> None:
+    """Bound every table-lock wait of the migrations on this session by --lock-timeout.
+
+    PostgreSQL: ``lock_timeout``; MySQL/MariaDB: ``lock_wait_timeout`` (metadata
+    locks) and ``innodb_lock_wait_timeout`` (row locks); SQLite: ``busy_timeout``
+    (another process writing to the file). At least 1 s (0 would mean "no limit"
+    on PostgreSQL). A wait that runs out fails the migration, which is reported
+    as a lock timeout (exit 3).
+    """
+    seconds = _table_lock_seconds(lock_timeout)
+    if connection.vendor == "postgresql":
+        statements = [f"SET lock_timeout = {int(seconds * 1000)}"]
+    elif connection.vendor == "mysql":
+        whole = min(int(math.ceil(seconds)), 31536000)
+        statements = [
+            f"SET SESSION lock_wait_timeout = {whole}",
+            f"SET SESSION innodb_lock_wait_timeout = {whole}",
+        ]
+    elif connection.vendor == "sqlite":
+        statements = [f"PRAGMA busy_timeout = {int(seconds * 1000)}"]
+    else:
+        return
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+
+
+def _is_lock_wait_timeout(error: BaseException) -> bool:
+    """A lock wait that ran out: SQLSTATE 55P03 (PostgreSQL), error 1205 (MySQL/MariaDB),
+    "database is locked" (SQLite)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        code = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if code == "55P03":
+            return True
+        args = getattr(current, "args", ())
+        if args and (args[0] == 1205 or args[0] == "database is locked"):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _records(result: AliasResult) -> str:

@@ -44,7 +44,8 @@ class Command(BaseCommand):
         "Migrate every database of the project in one process, for a release phase.\n"
         "\n"
         "Migrates 'default' first, then every other writable alias sorted by name, each\n"
-        "with the apps the router lets migrate there; read-only aliases are skipped.\n"
+        "with the apps the router lets migrate there; read-only aliases and replicas\n"
+        "(replica_of) are skipped.\n"
         "Each alias is migrated while holding a lock in its database, so several copies\n"
         "started at once apply each migration exactly once. Never creates migrations."
     )
@@ -89,8 +90,16 @@ class Command(BaseCommand):
             type=_seconds,
             default=None,
             metavar="SECONDS",
-            help="First wait, with back-off, until every selected database accepts "
-            "connections; give up after SECONDS (exit 3, nothing migrated).",
+            help="First wait, with back-off, until every selected database to migrate accepts "
+            "connections; give up after SECONDS (exit 3, nothing migrated). Each attempt has "
+            "its own connect timeout within what is left (at least 2s), so a server that "
+            "never answers cannot outlast it.",
+        )
+        parser.add_argument(
+            "--wait-replicas",
+            action="store_true",
+            help="With --wait: wait for the selected replicas (replica_of) too (they are never "
+            "migrated); without --wait it is a usage error (exit 2).",
         )
         parser.add_argument(
             "--lock-timeout",
@@ -98,7 +107,8 @@ class Command(BaseCommand):
             default=DEFAULT_LOCK_TIMEOUT,
             metavar="SECONDS",
             help="How long to wait for another copy holding an alias's migration lock "
-            f"(default {DEFAULT_LOCK_TIMEOUT:g}); then exit 3.",
+            f"(default {DEFAULT_LOCK_TIMEOUT:g}); then exit 3. Also bounds each wait of a "
+            "migration for a table lock (at least 1s).",
         )
         parser.add_argument(
             "--keep-going",

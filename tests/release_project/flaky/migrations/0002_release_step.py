@@ -1,6 +1,11 @@
 """A data migration the tests can slow down or make fail, through the environment.
 
 RELEASE_PROJECT_SLEEP=<seconds>  sleep that long inside the migration (to kill a run midway)
+RELEASE_PROJECT_HOLD=<seconds>   lock flaky_marker, then make the *server* sleep that long in
+                                 one statement (PostgreSQL: LOCK TABLE ... ACCESS EXCLUSIVE and
+                                 pg_sleep; MySQL/MariaDB: SELECT ... FOR UPDATE and SLEEP), so a
+                                 copy killed meanwhile leaves a statement running that holds the
+                                 table's lock
 RELEASE_PROJECT_FAIL=1           raise RuntimeError (a failing migration)
 RELEASE_PROJECT_FAIL=leak        raise an error whose text contains the database password,
                                  which migrate_all must mask
@@ -13,10 +18,25 @@ import os
 import time
 
 from django.conf import settings
-from django.db import migrations
+from django.db import migrations, transaction
+
+
+def hold(connection, seconds):
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("LOCK TABLE flaky_marker IN ACCESS EXCLUSIVE MODE")
+            cursor.execute("SELECT pg_sleep(%s)", [seconds])
+        elif connection.vendor == "mysql":
+            cursor.execute("SELECT COUNT(*) FROM flaky_marker FOR UPDATE")
+            cursor.execute("SELECT SLEEP(%s)", [seconds])
+        else:
+            time.sleep(seconds)
 
 
 def step(apps, schema_editor):
+    held = float(os.environ.get("RELEASE_PROJECT_HOLD") or 0)
+    if held:
+        hold(schema_editor.connection, held)
     seconds = float(os.environ.get("RELEASE_PROJECT_SLEEP") or 0)
     if seconds:
         time.sleep(seconds)
