@@ -46,7 +46,8 @@ exit codes:
   2  nothing was attempted: a usage error (unknown alias or app, bad flag), or the
      system checks found errors (see --skip-checks)
   3  a database could not be reached, refused the login, or its migration
-     lock was not obtained within --lock-timeout (or --wait ran out)
+     lock (or a table lock a migration waited for) was not obtained within
+     --lock-timeout (or --wait ran out)
   With --keep-going, when several happen, 1 wins over 3.
   A bad environment ends the run while Django loads the settings: exit 2, every
   problem listed. --traceback and --verbosity never change the exit code."""
