@@ -110,6 +110,8 @@ _PIN: list[float] = [DEFAULT_PIN_SECONDS]
 _down_until: dict[str, float] = {}
 #: replica -> (monotonic time of the check, lag in seconds).
 _lag_checked: dict[str, tuple[float, float]] = {}
+#: replica -> monotonic time of the last check that found it caught up (lag 0).
+_caught_up: dict[str, float] = {}
 _health_lock = threading.Lock()
 
 
@@ -335,6 +337,15 @@ def lag(replica: str, now: float | None = None) -> float:
             cursor.execute(_LAG_SQL)
             row = cursor.fetchone()
         behind = float(row[0] or 0.0) if row else 0.0
+    if behind <= 0.0:
+        _caught_up[replica] = now
+    else:
+        # Nothing committed before the last check that found it caught up is still behind, so
+        # the lag is at most the time since: after an idle spell, the last replayed transaction's
+        # age overstates it while a new burst of WAL is being replayed.
+        since = _caught_up.get(replica)
+        if since is not None:
+            behind = min(behind, now - since)
     _lag_checked[replica] = (now, behind)
     return behind
 
@@ -347,6 +358,7 @@ def _mark_down(replica: str, primary: str, error: BaseException) -> None:
             return
         _down_until[replica] = now + COOL_DOWN_SECONDS
         _lag_checked.pop(replica, None)
+        _caught_up.pop(replica, None)
     try:
         connections[replica].close()
     except Exception:  # noqa: BLE001 - a connection that never opened may refuse to close
@@ -375,6 +387,7 @@ def _scrubbed(text: str) -> str:
 def _forget_health() -> None:
     _down_until.clear()
     _lag_checked.clear()
+    _caught_up.clear()
 
 
 # -- use_primary -------------------------------------------------------------------------------------
