@@ -2,6 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Three workers that steal work from each other: the suite waits on subprocesses and databases as
+# much as it computes, and work stealing keeps a long test from leaving a worker idle at the end.
+XDIST ?= -n 3 --dist worksteal
 
 .PHONY: install demo test test-django42 test-django6 lint package-check bench postgres clean
 
@@ -24,14 +27,14 @@ test: install
 	-bash .ci/postgres-up
 	-bash .ci/postgres-replica-up
 	-bash .ci/mariadb-up
-	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
 
 ## The same suite on the oldest supported Django (4.2 LTS), in its own venv.
 test-django42: .venv-django42/.installed
 	-bash .ci/postgres-up
 	-bash .ci/postgres-replica-up
 	-bash .ci/mariadb-up
-	.venv-django42/bin/pytest -n 2 -p no:cacheprovider $(PYTEST_ARGS)
+	.venv-django42/bin/pytest $(XDIST) -p no:cacheprovider $(PYTEST_ARGS)
 
 .venv-django42/.installed: pyproject.toml
 	-PYTHON=$(PYTHON) bash .ci/mariadb-up --deps-only
@@ -51,7 +54,7 @@ test-django6:
 		{ bash .ci/postgres-up || true; } && \
 		{ bash .ci/postgres-replica-up || true; } && \
 		{ bash .ci/mariadb-up || true; } && \
-		.venv-django6/bin/pytest -n 2 -p no:cacheprovider $(PYTEST_ARGS); \
+		.venv-django6/bin/pytest $(XDIST) -p no:cacheprovider $(PYTEST_ARGS); \
 	fi
 
 .venv-django6/.installed: pyproject.toml
