@@ -23,7 +23,14 @@ from shop.models import Customer
 from djcfg_env.relations import CrossDatabaseJoinError
 from tests.conftest import ROOT, SEED_DATABASES
 from tests.seed_project.harness import InProcess, Seed
-from tests.seed_project.scenarios import JOIN_EXPRESSIONS, PROBE, SELECT_RELATED_MESSAGE, assert_join_outcomes
+from tests.seed_project.scenarios import (
+    JOIN_EXPRESSIONS,
+    ONE_DATABASE_EXPRESSIONS,
+    PROBE,
+    SELECT_RELATED_MESSAGE,
+    assert_join_outcomes,
+    one_database_values,
+)
 
 in_process = pytest.mark.django_db(databases=SEED_DATABASES)
 
@@ -60,24 +67,8 @@ def test_queries_within_one_database_and_id_lookups_pass(sql: InProcess) -> None
     ann = User.objects.create_user("guard-ann")
     post = Post.objects.create(title="guarded", author=ann)
     Comment.objects.create(post=post, author=ann, body="hi")
-    expressions = [
-        "[c.post.title for c in Comment.objects.filter(post__author=ann).select_related('post')]",
-        "list(Comment.objects.filter(post__title='guarded').values_list('body', flat=True))",
-        "list(Post.objects.filter(author=ann).values_list('title', flat=True))",
-        "list(Post.objects.filter(author_id=ann.pk).values_list('title', flat=True))",
-        "list(Post.objects.filter(author__id=ann.pk).values_list('title', flat=True))",
-        "list(Post.objects.filter(author__in=[ann]).values_list('title', flat=True))",
-        "list(Post.objects.filter(author=ann).values_list('author', flat=True))",
-        "[p.author.username for p in Post.objects.filter(author=ann).prefetch_related('author')]",
-        # The error's suggestion, spelled out: ids first, then the other database.
-        "list(Post.objects.filter(author_id__in=list(User.objects.filter(username='guard-ann')"
-        ".values_list('pk', flat=True))).values_list('title', flat=True))",
-    ]
-    values = [probe(sql, e, ann=ann).get("value", "refused") for e in expressions]
-    assert values == [
-        ["guarded"], ["hi"], ["guarded"], ["guarded"], ["guarded"], ["guarded"], [ann.pk],
-        ["guard-ann"], ["guarded"],
-    ]
+    values = [probe(sql, e, ann=ann).get("value", "refused") for e in ONE_DATABASE_EXPRESSIONS]
+    assert values == one_database_values(ann.pk)
 
 
 STRAY_TABLE = {
