@@ -5,6 +5,10 @@ BIN := $(VENV)/bin
 # Three workers that steal work from each other: the suite waits on subprocesses and databases as
 # much as it computes, and work stealing keeps a long test from leaving a worker idle at the end.
 XDIST ?= -n 3 --dist worksteal
+# Python's bytecode cache on, even where the environment turns it off (PYTHONDONTWRITEBYTECODE):
+# otherwise each worker rewrites and compiles every test module again, and every subprocess
+# compiles djcfg-env and the test projects again.
+PYTEST := env -u PYTHONDONTWRITEBYTECODE
 
 .PHONY: install demo test test-django42 test-django6 lint package-check bench postgres clean
 
@@ -27,14 +31,14 @@ test: install
 	-bash .ci/postgres-up
 	-bash .ci/postgres-replica-up
 	-bash .ci/mariadb-up
-	$(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
+	$(PYTEST) $(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
 
 ## The same suite on the oldest supported Django (4.2 LTS), in its own venv.
 test-django42: .venv-django42/.installed
 	-bash .ci/postgres-up
 	-bash .ci/postgres-replica-up
 	-bash .ci/mariadb-up
-	.venv-django42/bin/pytest $(XDIST) -p no:cacheprovider $(PYTEST_ARGS)
+	$(PYTEST) .venv-django42/bin/pytest $(XDIST) -p no:cacheprovider $(PYTEST_ARGS)
 
 .venv-django42/.installed: pyproject.toml
 	-PYTHON=$(PYTHON) bash .ci/mariadb-up --deps-only
@@ -54,7 +58,7 @@ test-django6:
 		{ bash .ci/postgres-up || true; } && \
 		{ bash .ci/postgres-replica-up || true; } && \
 		{ bash .ci/mariadb-up || true; } && \
-		.venv-django6/bin/pytest $(XDIST) -p no:cacheprovider $(PYTEST_ARGS); \
+		$(PYTEST) .venv-django6/bin/pytest $(XDIST) -p no:cacheprovider $(PYTEST_ARGS); \
 	fi
 
 .venv-django6/.installed: pyproject.toml

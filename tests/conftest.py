@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests import pg
+from tests import pg, warm
 
 if TYPE_CHECKING:
     from tests.seed_project.harness import InProcess, Seed
@@ -23,7 +23,6 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """A minimal environment for a subprocess: no DATABASE_URL* leaks in from outside."""
     env = {name: os.environ[name] for name in _INHERITED if name in os.environ}
     env["PYTHONPATH"] = str(ROOT / "src")
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.update(extra or {})
     return env
 
@@ -33,10 +32,13 @@ def run(
     timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``args`` (``python`` means this interpreter) with a clean environment."""
+    full_env = clean_env(env)
     if args and args[0] == "python":
+        if warm.can_run(args[1:], full_env):
+            return warm.run(args[1:], env=full_env, cwd=cwd or ROOT, timeout=timeout)
         args = [sys.executable, *args[1:]]
     return subprocess.run(
-        args, env=clean_env(env), cwd=cwd or ROOT, capture_output=True, text=True,
+        args, env=full_env, cwd=cwd or ROOT, capture_output=True, text=True,
         timeout=timeout, check=False,
     )
 
