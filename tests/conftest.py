@@ -29,17 +29,39 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 def run(
     args: list[str], env: Mapping[str, str] | None = None, cwd: Path | str | None = None,
-    timeout: float = 120,
+    timeout: float = 120, input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``args`` (``python`` means this interpreter) with a clean environment."""
+    """Run ``args`` (``python`` means this interpreter) with a clean environment.
+
+    A ``python ...`` command runs in a warm child (tests/warm.py) where that is the same as a
+    fresh interpreter, by exec otherwise.
+    """
     full_env = clean_env(env)
     if args and args[0] == "python":
         if warm.can_run(args[1:], full_env):
-            return warm.run(args[1:], env=full_env, cwd=cwd or ROOT, timeout=timeout)
+            return warm.run(args[1:], env=full_env, cwd=cwd or ROOT, timeout=timeout, input=input)
         args = [sys.executable, *args[1:]]
     return subprocess.run(
         args, env=full_env, cwd=cwd or ROOT, capture_output=True, text=True,
-        timeout=timeout, check=False,
+        timeout=timeout, check=False, input=input,
+    )
+
+
+def popen(
+    args: list[str], env: Mapping[str, str] | None = None, cwd: Path | str | None = None,
+    start_new_session: bool = False,
+) -> subprocess.Popen[str]:
+    """Start ``args`` (``python`` means this interpreter) with a clean environment; text stdout/stderr pipes."""
+    full_env = clean_env(env)
+    if args and args[0] == "python":
+        if warm.can_run(args[1:], full_env):
+            return warm.Popen(  # type: ignore[return-value]  # the same interface
+                args[1:], env=full_env, cwd=cwd or ROOT, start_new_session=start_new_session
+            )
+        args = [sys.executable, *args[1:]]
+    return subprocess.Popen(
+        args, env=full_env, cwd=cwd or ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=start_new_session,
     )
 
 
@@ -52,6 +74,12 @@ def postgres() -> Iterator[pg.PostgresDatabases]:
         yield databases
     finally:
         databases.drop_all()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Drop the PostgreSQL databases this process kept for reuse (tests/pg.py)."""
+    if pg.unavailable_reason() is None:
+        pg.drop_pooled()
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from django.db import connections
 
 from djcfg_env.env.schema import POSTGRES_READ_ONLY_OPTION
 from tests import mysql, pg
-from tests.conftest import clean_env, read_only_guard_off
+from tests.conftest import read_only_guard_off, run
 from tests.seed_project.harness import SEED_DIR, Seed, sqlite_seed
 
 INSERT = "INSERT INTO analytics_pageview (path) VALUES ('from-dbshell');\n"
@@ -30,16 +29,7 @@ INSERT = "INSERT INTO analytics_pageview (path) VALUES ('from-dbshell');\n"
 
 def dbshell(env: dict[str, str], alias: str, sql: str) -> subprocess.CompletedProcess[str]:
     """``manage.py dbshell --database <alias>`` of the seed project, with ``sql`` on its stdin."""
-    return subprocess.run(
-        [sys.executable, "manage.py", "dbshell", "--database", alias],
-        input=sql,
-        env=clean_env(env),
-        cwd=SEED_DIR,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run(["python", "manage.py", "dbshell", "--database", alias], env=env, cwd=SEED_DIR, timeout=60, input=sql)
 
 
 def needs(client: str) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pytest
 
 from djcfg_env.release.locks import POSTGRES_LOCK_KEY, FileLock, sqlite_lock_path
 from tests import pg
-from tests.conftest import clean_env
+from tests.conftest import popen
 from tests.pg import PostgresDatabases
 from tests.test_migrate_all import (
     BASE_ENV,
@@ -37,11 +36,7 @@ COPIES = 8
 
 
 def start(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, MANAGE, "migrate_all", "--noinput", *args],
-        env=clean_env({**BASE_ENV, **env}), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True,
-    )
+    return popen(["python", str(MANAGE), "migrate_all", "--noinput", *args], env={**BASE_ENV, **env})
 
 
 def finish_all(processes: list[subprocess.Popen[str]]) -> list[tuple[int, str, str]]:

@@ -19,7 +19,6 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -37,7 +36,7 @@ from djcfg_env.release.locks import (
     mysql_lock_name,
 )
 from tests import mysql, pg
-from tests.conftest import clean_env
+from tests.conftest import popen
 from tests.mysql import MySQLDatabases
 from tests.pg import PostgresDatabases
 from tests.test_migrate_all import (
@@ -179,13 +178,9 @@ def timed(
 
 def start(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
     """A copy in its own process group (so the test can SIGKILL all of it)."""
-    return subprocess.Popen(
-        [sys.executable, MANAGE, "migrate_all", "--noinput", "--database", "flaky", *args],
-        env=clean_env({**BASE_ENV, **env}),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
+    return popen(
+        ["python", str(MANAGE), "migrate_all", "--noinput", "--database", "flaky", *args],
+        env={**BASE_ENV, **env}, start_new_session=True,
     )
 
 

@@ -14,9 +14,12 @@ On fresh seed databases (SQLite files and real PostgreSQL), through ``manage.py`
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.conftest import run
+from tests.seed_project import harness
 from tests.seed_project.harness import CHECK_PROJECT, WRITABLE, Seed, databases  # noqa: F401 - fixture
 
 FKAPP = {"EXTRA_APPS": "fkapp", "DB_ROUTE_FKAPP": "shop_db"}
@@ -158,3 +161,77 @@ def test_a_route_typo_stops_the_release_with_exit_2(databases: Seed) -> None:
     assert "(djcfg_env.E003) DB_ROUTE_BLGO routes the app label 'blgo' to 'blog_db'" in result.stderr
     assert "Did you mean the app label 'blog'?" in result.stderr
     assert "django_migrations" not in seed.tables("default")
+
+
+def schema(seed: Seed, alias: str) -> dict[str, list[tuple[object, ...]]]:
+    """Everything ``migrate`` leaves on an alias: tables, columns, constraints, indexes, books."""
+    if seed.backend == "postgresql":
+        queries = {
+            "columns": "SELECT table_name, column_name, data_type, is_nullable, column_default"
+                       " FROM information_schema.columns WHERE table_schema = 'public'",
+            "constraints": "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)"
+                           " FROM pg_constraint WHERE connamespace = 'public'::regnamespace",
+            "indexes": "SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = 'public'",
+        }
+    else:
+        queries = {"objects": "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"}
+    found = {what: sorted(seed.rows(alias, sql)) for what, sql in queries.items()}
+    found["migrations"] = sorted(recorded(seed, alias))
+    tables = {str(row[1]) for row in found.get("objects", [])} | {str(row[0]) for row in found.get("columns", [])}
+    if "django_content_type" in tables:
+        found["content types"] = sorted(seed.rows(alias, "SELECT app_label, model FROM django_content_type"))
+    if "auth_permission" in tables:
+        found["permissions"] = sorted(seed.rows(alias, "SELECT codename FROM auth_permission"))
+    return found
+
+
+@pytest.mark.parametrize("databases", ["sqlite", "postgresql"], indirect=True)
+def test_migrate_all_leaves_every_alias_as_migrate_database_leaves_it(
+    databases: Seed, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # migrate_all records the steps of apps that live elsewhere without running them (they
+    # are routed schema operations, which do nothing there); the result must be migrate's.
+    by_release = databases
+    if by_release.backend == "postgresql":
+        by_migrate = harness.postgres_seed(request.getfixturevalue("postgres"))
+    else:
+        (tmp_path / "plain").mkdir()
+        by_migrate = harness.sqlite_seed(tmp_path / "plain")
+    for seed in (by_release, by_migrate):
+        seed.env.update({"EXTRA_APPS": "fkapp,m2mlink,m2mthrough", "DB_ROUTE_FKAPP": "shop_db",
+                         "DB_ROUTE_M2MLINK": "blog_db", "DB_ROUTE_M2MTHROUGH": "blog_db"})
+    result = migrate_all(by_release, "-v", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "migrations of apps on other aliases, as migrate does" in result.stdout
+    for alias in WRITABLE:
+        done = run(["python", "manage.py", "migrate", "--database", alias, "--noinput"], env=by_migrate.env,
+                   cwd=CHECK_PROJECT)
+        assert done.returncode == 0, done.stdout + done.stderr
+    for alias in WRITABLE:
+        assert schema(by_release, alias) == schema(by_migrate, alias), alias
+
+
+def test_every_routed_operation_does_nothing_where_its_model_may_not_migrate() -> None:
+    # What the shortcut above relies on, read from this Django's source: a Django release that
+    # changes one of these operations fails here, naming it.
+    import inspect
+
+    from djcfg_env.release.plan import ROUTED_OPERATIONS
+
+    assert {op.__name__ for op in ROUTED_OPERATIONS} >= {
+        "CreateModel", "DeleteModel", "AddField", "RemoveField", "AlterField", "RenameField", "AddIndex",
+    }
+    for operation in ROUTED_OPERATIONS:
+        body = inspect.getsource(operation.database_forwards)
+        code = [line.strip() for line in body.splitlines()[1:] if line.strip() and not line.strip().startswith("#")]
+        if code == ["pass"]:
+            continue  # AlterModelOptions, AlterModelManagers: nothing on any database
+        asks = "self.allow_migrate_model(schema_editor.connection.alias"
+        guard = next((i for i, line in enumerate(code) if asks in line), None)
+        assert guard is not None, f"{operation.__name__}.database_forwards no longer asks the router:\n{body}"
+        assert code[guard].startswith(f"if {asks}") or (
+            code[guard].startswith(f"if not {asks}") and code[guard + 1] == "return"
+        ), f"{operation.__name__}.database_forwards changed how it asks the router:\n{body}"
+        assert all("schema_editor" not in line for line in code[:guard]), (
+            f"{operation.__name__}.database_forwards uses the schema editor before asking the router:\n{body}"
+        )

@@ -8,10 +8,14 @@ compares what the program saw and what the caller got back.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -103,8 +107,6 @@ def test_a_timeout_kills_the_child_and_raises_like_subprocess_run(tmp_path: Path
     code = f"import time, pathlib; time.sleep(2); pathlib.Path({str(marker)!r}).write_text('x')"
     with pytest.raises(subprocess.TimeoutExpired):
         warm.run(["-c", code], env=clean_env(), cwd=tmp_path, timeout=0.5)
-    import time
-
     time.sleep(2.5)
     assert not marker.exists()
 
@@ -120,3 +122,39 @@ def test_a_timeout_kills_the_child_and_raises_like_subprocess_run(tmp_path: Path
 )
 def test_what_a_fork_cannot_reproduce_runs_by_exec(argv: list[str], env: dict[str, str]) -> None:
     assert not warm.can_run(argv, clean_env(env))
+
+
+def test_input_is_the_childs_stdin(tmp_path: Path) -> None:
+    code = "import sys; print(sys.stdin.read().upper(), end='')"
+    text = "line one\nline two\n" * 5000  # more than a pipe holds
+    result = warm.run(["-c", code], env=clean_env(), cwd=tmp_path, timeout=60, input=text)
+    assert (result.returncode, result.stdout) == (0, text.upper())
+
+
+@pytest.mark.parametrize("kind", ["exec", "warm"])
+def test_a_child_read_as_it_prints_and_killed_with_its_session(tmp_path: Path, kind: str) -> None:
+    code = (
+        "import subprocess, sys, time\n"
+        "helper = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "print('ready', helper.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    env = clean_env()
+    if kind == "warm":
+        process: Any = warm.Popen(["-c", code], env=env, cwd=tmp_path, start_new_session=True)
+    else:
+        process = subprocess.Popen(
+            [sys.executable, "-c", code], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, start_new_session=True,
+        )
+    word, helper = process.stdout.readline().split()
+    assert word == "ready" and process.poll() is None
+    os.killpg(process.pid, signal.SIGKILL)  # the child and the helper it started
+    out, err = process.communicate(timeout=30)
+    assert (process.returncode, out) == (-signal.SIGKILL, "")
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{helper}").exists() and Path(f"/proc/{helper}/stat").read_text().split()[2] != "Z":
+        assert time.monotonic() < deadline, "the helper outlived its session"
+        time.sleep(0.05)
+    with pytest.raises(subprocess.TimeoutExpired):
+        warm.Popen(["-c", "import time; time.sleep(5)"], env=env, cwd=tmp_path).wait(timeout=0.2)

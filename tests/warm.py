@@ -16,7 +16,8 @@ start it:
   read it too), the working directory and ``sys.argv`` are the command's;
 - ``sys.path`` is what the interpreter computes: the script's directory (``''`` for ``-c``,
   the working directory for ``-m``), then ``PYTHONPATH``, then the installation's paths;
-- stdin is ``/dev/null``, stdout and stderr are the caller's pipes (passed over the socket);
+- stdin is ``/dev/null`` or the caller's input, stdout and stderr are the caller's pipes
+  (passed over the socket); with ``start_new_session`` it leads a new session;
 - the program runs as ``__main__`` (``runpy`` for a script or ``-m``, ``exec`` for ``-c``),
   ``SystemExit`` and uncaught exceptions end it with the status ``python`` would give,
   and ``atexit`` handlers run before it exits.
@@ -26,7 +27,7 @@ What the fork cannot reproduce runs by a real ``exec`` instead: interpreter opti
 a preloaded module on purpose), and ``PYTHON*`` variables other than ``PYTHONPATH`` and
 ``PYTHONDONTWRITEBYTECODE``. ``DJCFG_TEST_WARM=0`` runs every command by ``exec``: CI runs the
 Django 4.2 suite that way, so every end-to-end test also passes on real interpreters.
-Tests that signal or kill a subprocess start it themselves with ``subprocess.Popen``.
+``Popen`` is the same for tests that read a child's output as it comes or kill it.
 
 This module is both the client (imported by ``tests.conftest``) and the server (run as
 ``python tests/warm.py SOCKET``, so no ``tests`` package is imported in it).
@@ -37,7 +38,6 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import selectors
 import signal
 import socket
 import struct
@@ -161,67 +161,129 @@ def _the_server(env: Mapping[str, str]) -> _Server:
         return _server
 
 
+class Popen:
+    """``subprocess.Popen([python, *argv], stdout=PIPE, stderr=PIPE, text=True)`` for a warm child.
+
+    ``pid`` is the child's (``kill()`` and ``os.killpg`` reach it; with ``start_new_session``
+    it leads a session of its own, as ``subprocess.Popen`` makes it); ``stdout`` and ``stderr``
+    are text streams; ``poll``, ``wait``, ``communicate`` and ``returncode`` behave as there.
+    ``input`` (text) is the child's stdin; without it, stdin is ``/dev/null``.
+    """
+
+    def __init__(
+        self, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path | str,
+        start_new_session: bool = False, input: str | None = None,
+    ) -> None:
+        server = _the_server(env)
+        self.args = [sys.executable, *argv]
+        self.returncode: int | None = None
+        request = json.dumps(
+            {"argv": list(argv), "env": dict(env), "cwd": str(cwd), "session": start_new_session,
+             "stdin": input is not None}
+        ).encode()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        given = [out_w, err_w]
+        if input is not None:
+            in_r, in_w = os.pipe()
+            given.append(in_r)
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self._sock.connect(server.path)
+            socket.send_fds(self._sock, [struct.pack("!I", len(request)) + request], given)
+        finally:
+            for fd in given:
+                os.close(fd)
+        self.stdout = open(out_r, encoding="utf-8")  # noqa: SIM115 - closed by communicate()
+        self.stderr = open(err_r, encoding="utf-8")  # noqa: SIM115
+        self._buffer = b""
+        pid = self._line(None)
+        assert pid is not None
+        self.pid = int(pid)
+        if input is not None:
+            threading.Thread(target=_feed, args=(in_w, input.encode()), daemon=True).start()
+
+    def poll(self) -> int | None:
+        return self._wait(0)
+
+    def wait(self, timeout: float | None = None) -> int:
+        code = self._wait(timeout)
+        if code is None:
+            raise subprocess.TimeoutExpired(self.args, timeout or 0)
+        return code
+
+    def _wait(self, timeout: float | None) -> int | None:
+        if self.returncode is None:
+            line = self._line(timeout)
+            if line is not None:
+                self.returncode = int(line)
+                self._sock.close()
+        return self.returncode
+
+    def _line(self, timeout: float | None) -> bytes | None:
+        """The next line the supervisor sends (the pid, then the exit status); None on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            self._sock.settimeout(None if deadline is None else max(deadline - time.monotonic(), 0))
+            try:
+                data = self._sock.recv(64)
+            except (TimeoutError, BlockingIOError):
+                return None
+            if not data:
+                raise RuntimeError(f"the warm interpreter gave no exit status for {self.args[1:4]}")
+            self._buffer += data
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return line
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        """Read stdout and stderr to their ends, then wait; ``TimeoutExpired`` as subprocess gives it."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        read: dict[str, str] = {"out": "", "err": ""}  # what is left after an earlier communicate()
+        readers = [
+            threading.Thread(target=lambda n=name, f=stream: read.__setitem__(n, f.read()), daemon=True)
+            for name, stream in (("out", self.stdout), ("err", self.stderr))
+            if not stream.closed
+        ]
+        for reader in readers:
+            reader.start()
+        for reader in readers:
+            reader.join(None if deadline is None else max(deadline - time.monotonic(), 0))
+            if reader.is_alive():
+                raise subprocess.TimeoutExpired(self.args, timeout or 0)
+        self.stdout.close()
+        self.stderr.close()
+        self.wait(None if deadline is None else max(deadline - time.monotonic(), 0.001))
+        return read["out"], read["err"]
+
+
+def _feed(fd: int, data: bytes) -> None:
+    try:
+        with open(fd, "wb") as pipe:
+            pipe.write(data)
+    except BrokenPipeError:
+        pass
+
+
 def run(
     argv: Sequence[str], *, env: Mapping[str, str], cwd: Path | str, timeout: float,
+    input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """``python *argv`` in a warm child: the same result ``subprocess.run(..., text=True)`` gives."""
-    server = _the_server(env)
-    request = json.dumps({"argv": list(argv), "env": dict(env), "cwd": str(cwd)}).encode()
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    """``python *argv`` in a warm child: what ``subprocess.run(..., capture_output=True, text=True)`` gives."""
+    process = Popen(argv, env=env, cwd=cwd, input=input)
     try:
-        sock.connect(server.path)
-        socket.send_fds(sock, [struct.pack("!I", len(request)) + request], [out_w, err_w])
-    finally:
-        os.close(out_w)
-        os.close(err_w)
-    status_fd = sock.fileno()
-    chunks: dict[int, list[bytes]] = {out_r: [], err_r: [], status_fd: []}
-    deadline = time.monotonic() + timeout
-    open_fds = set(chunks)
-    with selectors.DefaultSelector() as selector:
-        for fd in open_fds:
-            selector.register(fd, selectors.EVENT_READ)
-        while open_fds:
-            remaining = deadline - time.monotonic()
-            events = selector.select(max(remaining, 0)) if remaining > 0 else []
-            if not events and time.monotonic() >= deadline:
-                pid = _pid(chunks[status_fd])
-                if pid:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                for fd in (out_r, err_r):
-                    os.close(fd)
-                sock.close()
-                raise subprocess.TimeoutExpired([sys.executable, *argv], timeout)
-            for key, _ in events:
-                data = os.read(key.fd, 65536)
-                if data:
-                    chunks[key.fd].append(data)
-                else:
-                    selector.unregister(key.fd)
-                    open_fds.discard(key.fd)
-    os.close(out_r)
-    os.close(err_r)
-    sock.close()
-    lines = b"".join(chunks[status_fd]).split()
-    if len(lines) != 2:
-        raise RuntimeError(f"the warm interpreter gave no exit status for {list(argv)[:3]}")
-    return subprocess.CompletedProcess(
-        [sys.executable, *argv], int(lines[1]), _text(chunks[out_r]), _text(chunks[err_r]),
-    )
-
-
-def _pid(chunks: list[bytes]) -> int | None:
-    first = b"".join(chunks).split(b"\n", 1)[0]
-    return int(first) if first.strip().isdigit() else None
-
-
-def _text(chunks: list[bytes]) -> str:
-    return b"".join(chunks).decode().replace("\r\n", "\n").replace("\r", "\n")
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise
+    return subprocess.CompletedProcess(process.args, process.wait(), out, err)
 
 
 # -- server ---------------------------------------------------------------------------------
@@ -247,7 +309,7 @@ def _serve(path: str) -> None:
     os.rename(path + ".tmp", path)
     while True:
         conn, _ = listener.accept()
-        message, fds, _, _ = socket.recv_fds(conn, 1 << 20, 2)
+        message, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
         (size,) = struct.unpack("!I", message[:4])
         body = message[4:]
         while len(body) < size:
@@ -283,11 +345,13 @@ def _become(fds: list[int], request: dict, base_path: list[str]) -> None:
     import runpy
     import types
 
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
+    if request["session"]:
+        os.setsid()
+    stdin = fds[2] if request["stdin"] else os.open(os.devnull, os.O_RDONLY)
+    os.dup2(stdin, 0)
     os.dup2(fds[0], 1)
     os.dup2(fds[1], 2)
-    for fd in (devnull, *fds):
+    for fd in {stdin, *fds}:
         os.close(fd)
     os.chdir(request["cwd"])
     os.environ.clear()

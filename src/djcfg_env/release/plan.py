@@ -18,6 +18,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db import router
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.migrations import operations
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.migration import Migration
@@ -34,7 +35,33 @@ __all__ = [
     "disk_loader",
     "is_up_to_date",
     "post_migrate_missing",
+    "ROUTED_OPERATIONS",
+    "only_routed_operations",
 ]
+
+#: Django's schema operations whose ``database_forwards`` does nothing unless the router lets
+#: their model migrate on the alias (``self.allow_migrate_model(...)``; the options and managers
+#: operations do nothing on any database). A migration made only of these, of an app that does
+#: not live on an alias, changes nothing there: ``migrate_all`` records it without rendering
+#: models or opening a schema editor for it. Any other operation (``RunPython``, ``RunSQL``,
+#: ``SeparateDatabaseAndState``, a subclass, a third-party operation) runs as ``migrate`` runs it.
+#: tests/test_release_bookkeeping.py reads each one's source, so that a Django release that
+#: changes one fails a test.
+ROUTED_OPERATIONS: frozenset[type] = frozenset(
+    getattr(operations, name)
+    for name in (
+        "CreateModel", "DeleteModel", "RenameModel", "AlterModelTable", "AlterModelTableComment",
+        "AlterUniqueTogether", "AlterIndexTogether", "AlterOrderWithRespectTo", "AlterModelOptions",
+        "AlterModelManagers", "AddIndex", "RemoveIndex", "RenameIndex", "AddConstraint",
+        "RemoveConstraint", "AlterConstraint", "AddField", "RemoveField", "AlterField", "RenameField",
+    )
+    if hasattr(operations, name)  # AlterModelTableComment: 4.2; AlterConstraint: 5.2
+)
+
+
+def only_routed_operations(migration: Migration) -> bool:
+    """Whether every operation of ``migration`` is one of :data:`ROUTED_OPERATIONS` (exactly)."""
+    return all(type(operation) in ROUTED_OPERATIONS for operation in migration.operations)
 
 
 class UsageError(ValueError):

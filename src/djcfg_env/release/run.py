@@ -36,6 +36,7 @@ from django.db.migrations.state import ModelState
 from django.utils.module_loading import module_has_submodule
 
 from ..orm.placement import app_alias, placement
+from ..router import AppDatabaseRouter
 from .locks import (
     APPLICATION_NAME,
     DEFAULT_CONNECT_TIMEOUT,
@@ -54,6 +55,7 @@ from .plan import (
     disk_loader,
     is_up_to_date,
     migratable_apps,
+    only_routed_operations,
     plan_for,
     post_migrate_missing,
     select_aliases,
@@ -541,14 +543,48 @@ class Release:
             self.verbosity, self.interactive, connection.alias,
             stdout=self.stdout, apps=pre_migrate_state.apps, plan=plan.steps,
         )
-        post_migrate_state = executor.migrate(
-            plan.targets, plan=plan.steps, state=pre_migrate_state.clone(),
-            fake=False, fake_initial=False,
-        )
+        post_migrate_state = self._migrate(executor, plan, pre_migrate_state.clone())
         emit_post_migrate_signal(
             self.verbosity, self.interactive, connection.alias,
             stdout=self.stdout, apps=self._rendered(post_migrate_state).apps, plan=plan.steps,
         )
+
+    @staticmethod
+    def _migrate(executor: MigrationExecutor, plan: AliasPlan, state: Any) -> Any:
+        """``executor.migrate(plan.steps)``, with the steps that cannot touch this alias only recorded.
+
+        A step of an app that lives elsewhere, made only of routed schema operations
+        (:data:`~djcfg_env.release.plan.ROUTED_OPERATIONS`), changes nothing here: ``migrate``
+        would render every model for it and open a schema editor only to skip each operation.
+        Such steps are recorded (with the same progress events) and advance the project state
+        without rendering it; the other steps run through ``executor.migrate``, in plan order.
+        The shortcut needs to know what the router decides, so it is taken only when every
+        router is an ``AppDatabaseRouter``.
+        """
+        shortcut = all(isinstance(each, AppDatabaseRouter) for each in router.routers)
+        segments: list[tuple[bool, list[tuple[Migration, bool]]]] = []
+        for step in plan.steps:
+            record_only = shortcut and plan.recorded_only(step[0]) and only_routed_operations(step[0])
+            if segments and segments[-1][0] == record_only:
+                segments[-1][1].append(step)
+            else:
+                segments.append((record_only, [step]))
+        callback = executor.progress_callback
+        for record_only, steps in segments:
+            if not record_only:
+                state = executor.migrate(plan.targets, plan=steps, state=state, fake=False, fake_initial=False)
+                continue
+            # Forget the rendered models: the state then changes without re-rendering them,
+            # and the next applied step renders them once ("Render all", as migrate does).
+            state.__dict__.pop("apps", None)
+            for migration, _ in steps:
+                if callback:
+                    callback("apply_start", migration, False)
+                executor.record_migration(migration)
+                state = migration.mutate_state(state, preserve=False)
+                if callback:
+                    callback("apply_success", migration, False)
+        return state
 
     @staticmethod
     def _rendered(state: Any) -> Any:
