@@ -38,7 +38,7 @@ def run(
     """
     full_env = clean_env(env)
     if args and args[0] == "python":
-        if warm.can_run(args[1:], full_env):
+        if warm.enabled() and warm.can_run(args[1:], full_env):
             return warm.run(args[1:], env=full_env, cwd=cwd or ROOT, timeout=timeout, input=input)
         args = [sys.executable, *args[1:]]
     return subprocess.run(
@@ -54,7 +54,7 @@ def popen(
     """Start ``args`` (``python`` means this interpreter) with a clean environment; text stdout/stderr pipes."""
     full_env = clean_env(env)
     if args and args[0] == "python":
-        if warm.can_run(args[1:], full_env):
+        if warm.enabled() and warm.can_run(args[1:], full_env):
             return warm.Popen(  # type: ignore[return-value]  # the same interface
                 args[1:], env=full_env, cwd=cwd or ROOT, start_new_session=start_new_session
             )

@@ -235,3 +235,20 @@ def test_every_routed_operation_does_nothing_where_its_model_may_not_migrate() -
         assert all("schema_editor" not in line for line in code[:guard]), (
             f"{operation.__name__}.database_forwards uses the schema editor before asking the router:\n{body}"
         )
+
+
+def test_the_private_executor_methods_the_shortcut_calls_have_the_parameters_it_passes() -> None:
+    import inspect
+
+    from django.db.migrations.executor import MigrationExecutor
+    from django.db.migrations.migration import Migration
+
+    from djcfg_env.release import run as release_run
+
+    record = list(inspect.signature(MigrationExecutor.record_migration).parameters)
+    assert record in (["self", "migration"], ["self", "app_label", "name", "forward"]), (
+        f"django.db.migrations.executor.MigrationExecutor.record_migration: djcfg-env passes a migration "
+        f"(Django 4.2 to 5.2) or its app label and name (6.0); Django now has ({', '.join(record)})"
+    )
+    assert release_run.RECORD_BY_NAME == (record[1] == "app_label")
+    assert list(inspect.signature(Migration.mutate_state).parameters)[:3] == ["self", "project_state", "preserve"]

@@ -16,6 +16,7 @@ the exit code; the management command only parses the flags.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -82,6 +83,20 @@ WAIT_MAX_DELAY = 5.0
 #: A statement of another copy of migrate_all (its application_name) still running
 #: this long when the lock is obtained belongs to a copy that is gone.
 DEAD_STATEMENT_AGE = 1.0
+
+
+
+#: Django 6.0 records by app label and name (``record_migration(app_label, name, forward=True)``);
+#: 4.2 to 5.2 take the migration. tests/test_release_bookkeeping.py fails on any other shape.
+RECORD_BY_NAME = list(inspect.signature(MigrationExecutor.record_migration).parameters)[1:3] == ["app_label", "name"]
+
+
+def record_migration(executor: MigrationExecutor, migration: Migration) -> None:
+    """Record ``migration`` as applied, as ``MigrationExecutor.apply_migration`` records it."""
+    if RECORD_BY_NAME:
+        executor.record_migration(migration.app_label, migration.name)  # type: ignore[call-arg]
+    else:
+        executor.record_migration(migration)
 
 
 class ConflictingMigrations(Exception):
@@ -580,7 +595,7 @@ class Release:
             for migration, _ in steps:
                 if callback:
                     callback("apply_start", migration, False)
-                executor.record_migration(migration)
+                record_migration(executor, migration)
                 state = migration.mutate_state(state, preserve=False)
                 if callback:
                     callback("apply_success", migration, False)
